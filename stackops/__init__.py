@@ -1,0 +1,1 @@
+"""Operations for the exii stack: environments, Terraform, secrets, certificates, ECS."""

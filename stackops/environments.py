@@ -1,0 +1,179 @@
+"""An environment is a folder `environments/<name>/` holding `variables.tfvars` and `backend.hcl`.
+
+Everything the tooling needs to know about an environment (its AWS profile and account, the
+master account holding its state, its region, its domain, whether it is the emulated one) is
+read from those two files, so Terraform and the tooling can never disagree about them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from stackops.errors import OpsError
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_MARK = "# PLACEHOLDER"
+_HCL_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,20}$")
+_REQUIRED = ("stage", "region", "profile", "account_id", "master_profile", "master_account_id",
+             "zone_name", "frontend_prefix", "backend_prefix")  # fmt: skip
+
+
+def environments_dir(root: Path = ROOT) -> Path:
+    return root / "environments"
+
+
+def names(root: Path = ROOT) -> list[str]:
+    """Names of the environments defined under `environments/`."""
+    folder = environments_dir(root)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "variables.tfvars").is_file())
+
+
+def _read_hcl(path: Path) -> dict[str, Any]:
+    try:
+        return hcl2.loads(path.read_text(), serialization_options=_HCL_OPTIONS)
+    except FileNotFoundError:
+        raise OpsError(f"{path} is missing") from None
+    except Exception as exc:  # the parser raises several lark exception types
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OpsError(f"{path} is not valid HCL: {first_line}") from None
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployable environment, as declared by its tfvars and backend config."""
+
+    name: str
+    root: Path
+    variables: dict[str, Any]
+    backend: dict[str, Any]
+    placeholders: tuple[str, ...] = field(default=())
+
+    # -- declared facts ------------------------------------------------------------------------
+    @property
+    def project(self) -> str:
+        return str(self.variables.get("project", "exii"))
+
+    @property
+    def region(self) -> str:
+        return str(self.variables["region"])
+
+    @property
+    def profile(self) -> str:
+        return str(self.variables["profile"])
+
+    @property
+    def account_id(self) -> str:
+        return str(self.variables["account_id"])
+
+    @property
+    def master_profile(self) -> str:
+        return str(self.backend.get("profile", self.variables["master_profile"]))
+
+    @property
+    def master_account_id(self) -> str:
+        return str(self.variables["master_account_id"])
+
+    @property
+    def emulated(self) -> bool:
+        """True for the embedded AWS: the tooling points boto3 and Terraform at the emulator."""
+        return bool(self.variables.get("emulated", False))
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "prod"
+
+    @property
+    def zone_name(self) -> str:
+        return str(self.variables["zone_name"]).rstrip(".")
+
+    @property
+    def frontend_host(self) -> str:
+        return f"{self.variables['frontend_prefix']}.{self.zone_name}"
+
+    @property
+    def backend_host(self) -> str:
+        return f"{self.variables['backend_prefix']}.{self.zone_name}"
+
+    @property
+    def hostnames(self) -> list[str]:
+        return [self.frontend_host, self.backend_host]
+
+    @property
+    def workspace(self) -> str:
+        return self.name
+
+    @property
+    def state_bucket(self) -> str:
+        return str(self.backend["bucket"])
+
+    @property
+    def lock_table(self) -> str:
+        return str(self.backend["dynamodb_table"])
+
+    @property
+    def secret_prefix(self) -> str:
+        """Secrets Manager names of this environment start with this (in its own account)."""
+        return f"/{self.project}/{self.name}/"
+
+    # -- files ---------------------------------------------------------------------------------
+    @property
+    def folder(self) -> Path:
+        return environments_dir(self.root) / self.name
+
+    @property
+    def tfvars_path(self) -> Path:
+        return self.folder / "variables.tfvars"
+
+    @property
+    def backend_path(self) -> Path:
+        return self.folder / "backend.hcl"
+
+    @property
+    def state_dir(self) -> Path:
+        """Git-ignored working folder of this environment (plans, certbot, Terraform data)."""
+        return self.root / ".state" / "envs" / self.name
+
+    # -- AWS access ----------------------------------------------------------------------------
+    def session(self, *, master: bool = False) -> Any:
+        """A boto3 session with the environment's (or the state account's) profile and region."""
+        import boto3
+
+        profile = self.master_profile if master else self.profile
+        return boto3.Session(profile_name=profile, region_name=self.region)
+
+
+def load(name: str | None, root: Path = ROOT) -> Environment:
+    """Read environment `name`; refuse an unknown or missing name with the list of valid ones."""
+    valid = names(root)
+    listing = ", ".join(valid) or "none (environments/ is empty)"
+    if not name:
+        raise OpsError(f"--env is required; valid environments: {listing}")
+    if not _NAME.match(name) or name not in valid:
+        if _NAME.match(name) and (environments_dir(root) / name).is_dir():
+            raise OpsError(f"environments/{name}/variables.tfvars is missing; valid environments: {listing}")
+        raise OpsError(f"unknown environment {name!r}; valid environments: {listing}")
+    folder = environments_dir(root) / name
+    variables = _read_hcl(folder / "variables.tfvars")
+    backend = _read_hcl(folder / "backend.hcl")
+    missing = [key for key in _REQUIRED if key not in variables]
+    if missing:
+        raise OpsError(f"{folder / 'variables.tfvars'} does not set {', '.join(missing)}")
+    for key in ("bucket", "key", "region", "dynamodb_table"):
+        if key not in backend:
+            raise OpsError(f"{folder / 'backend.hcl'} does not set {key}")
+    if variables["stage"] != name:
+        raise OpsError(f"{folder / 'variables.tfvars'} sets stage = {variables['stage']!r}, expected {name!r}")
+    placeholders = tuple(
+        line.split("=", 1)[0].strip()
+        for line in (folder / "variables.tfvars").read_text().splitlines()
+        if PLACEHOLDER_MARK in line and "=" in line.split("#", 1)[0]
+    )
+    return Environment(name=name, root=root, variables=variables, backend=backend, placeholders=placeholders)

@@ -1,0 +1,8 @@
+"""Console output: tables and results to stdout, progress and logs to stderr."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
