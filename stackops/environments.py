@@ -170,7 +170,9 @@ def load(name: str | None, root: Path = ROOT) -> Environment:
         if key not in backend:
             raise OpsError(f"{folder / 'backend.hcl'} does not set {key}")
     if variables["stage"] != name:
-        raise OpsError(f"{folder / 'variables.tfvars'} sets stage = {variables['stage']!r}, expected {name!r}")
+        raise OpsError(
+            f"{folder / 'variables.tfvars'} sets stage = {variables['stage']!r}, expected {name!r}"
+        )
     placeholders = tuple(
         line.split("=", 1)[0].strip()
         for line in (folder / "variables.tfvars").read_text().splitlines()
