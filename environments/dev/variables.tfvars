@@ -21,10 +21,10 @@ nat_mode         = "single"
 service_min_count = 1
 service_max_count = 2
 
-db_instance_class       = "db.t4g.micro"
-db_multi_az             = false
-db_deletion_protection  = false
-db_skip_final_snapshot  = true
+db_instance_class        = "db.t4g.micro"
+db_multi_az              = false
+db_deletion_protection   = false
+db_skip_final_snapshot   = true
 db_backup_retention_days = 7
 
 container_insights = false

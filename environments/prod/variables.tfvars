@@ -21,10 +21,10 @@ nat_mode         = "per_az"
 service_min_count = 2
 service_max_count = 6
 
-db_instance_class       = "db.t4g.small"
-db_multi_az             = true
-db_deletion_protection  = true
-db_skip_final_snapshot  = false
+db_instance_class        = "db.t4g.small"
+db_multi_az              = true
+db_deletion_protection   = true
+db_skip_final_snapshot   = false
 db_backup_retention_days = 14
 
 container_insights = true

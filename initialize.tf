@@ -1,0 +1,288 @@
+# Every input of the stack. environments/<name>/variables.tfvars sets them per environment.
+
+# -- identity and accounts ------------------------------------------------------------------------
+
+variable "project" {
+  description = "Project name: prefixes resource names, SSM parameters and secrets (/<project>/<stage>/...)."
+  type        = string
+  default     = "exii"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.project))
+    error_message = "project must be 2-16 lower-case letters, digits or hyphens."
+  }
+}
+
+variable "stage" {
+  description = "Environment name (dev, prod, local); also the Terraform workspace."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.stage))
+    error_message = "stage must be 2-16 lower-case letters, digits or hyphens."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the environment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-2."
+  }
+}
+
+variable "profile" {
+  description = "AWS CLI profile of the environment's account (exiidev, exiiprod); null for the default credential chain."
+  type        = string
+  default     = null
+}
+
+variable "account_id" {
+  description = "The environment's AWS account id. The provider refuses to touch any other account."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "master_profile" {
+  description = "AWS CLI profile of the master account that holds the state (read by the tooling, not by Terraform)."
+  type        = string
+}
+
+variable "master_account_id" {
+  description = "Account id of the master account that holds the state (checked by the tooling's account guard)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.master_account_id))
+    error_message = "master_account_id must be 12 digits."
+  }
+}
+
+variable "emulated" {
+  description = "True for the embedded emulated AWS: the tooling points boto3 and Terraform at it through environment variables. The HCL does not branch on it."
+  type        = bool
+  default     = false
+}
+
+variable "s3_use_path_style" {
+  description = "Address S3 path-style (needed by the emulated AWS; false for real accounts)."
+  type        = bool
+  default     = false
+}
+
+# -- DNS and certificates ---------------------------------------------------------------------------
+
+variable "zone_name" {
+  description = "Route53 hosted zone of the environment, created here (for example exii.example.com)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.zone_name))
+    error_message = "zone_name must be a lower-case DNS name without a trailing dot."
+  }
+}
+
+variable "frontend_prefix" {
+  description = "Host prefix of the frontend (concept): <prefix>.<zone_name>."
+  type        = string
+}
+
+variable "backend_prefix" {
+  description = "Host prefix of the backend API (django): <prefix>.<zone_name>."
+  type        = string
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for the HTTPS listeners. Leave null: `inv cert` issues one and publishes its ARN in SSM (/<project>/<stage>/acm/certificate-arn), which is read from there."
+  type        = string
+  default     = null
+}
+
+# -- network ----------------------------------------------------------------------------------------
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR block of the VPC."
+  type        = string
+  default     = "10.0.0.0/16"
+}
+
+variable "azs" {
+  description = "Availability zones of the environment, one subnet per tier in each."
+  type        = list(string)
+}
+
+variable "public_subnets" {
+  description = "Public subnet CIDRs (load balancers, NAT), one per AZ."
+  type        = list(string)
+}
+
+variable "private_subnets" {
+  description = "Private subnet CIDRs (Fargate tasks), one per AZ."
+  type        = list(string)
+}
+
+variable "database_subnets" {
+  description = "Database subnet CIDRs (RDS), one per AZ."
+  type        = list(string)
+}
+
+variable "nat_mode" {
+  description = "NAT gateways: none, single, or per_az (prod: survives the loss of an AZ)."
+  type        = string
+  default     = "single"
+
+  validation {
+    condition     = contains(["none", "single", "per_az"], var.nat_mode)
+    error_message = "nat_mode must be one of none, single, per_az."
+  }
+}
+
+# -- services ---------------------------------------------------------------------------------------
+
+variable "image_tag" {
+  description = "Image tag the task definitions Terraform registers start from (the pipelines push newer revisions)."
+  type        = string
+  default     = "latest"
+}
+
+variable "service_sizes" {
+  description = "Fargate CPU units and memory (MiB) per service."
+  type = map(object({
+    cpu    = number
+    memory = number
+  }))
+  default = {
+    concept = { cpu = 256, memory = 512 }
+    django  = { cpu = 512, memory = 1024 }
+    migrate = { cpu = 256, memory = 512 }
+  }
+}
+
+variable "service_min_count" {
+  description = "Fewest tasks of each service (autoscaling floor)."
+  type        = number
+  default     = 1
+}
+
+variable "service_max_count" {
+  description = "Most tasks of each service (autoscaling ceiling)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.service_max_count >= 1
+    error_message = "service_max_count must be at least 1."
+  }
+}
+
+variable "container_insights" {
+  description = "CloudWatch Container Insights on the clusters."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Days the services' logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "ecr_keep_images" {
+  description = "Images kept per ECR repository; older ones expire."
+  type        = number
+  default     = 30
+}
+
+variable "alb_deletion_protection" {
+  description = "Refuse to delete the load balancers (on in prod)."
+  type        = bool
+  default     = false
+}
+
+variable "batch_repositories" {
+  description = "ECR repositories of the backend's batch jobs (run on the batch cluster)."
+  type        = set(string)
+  default     = ["engine", "reports"]
+}
+
+variable "queues" {
+  description = "SQS queues the backend uses: settings key => queue suffix (the queue is <project>-<stage>-<suffix>)."
+  type        = map(string)
+  default = {
+    SQS_STRIPE_QUEUE             = "stripe"
+    SQS_XERO_QUEUE               = "xero"
+    SQS_GOOGLE_ANALYTICS_QUEUE   = "google-analytics"
+    SQS_GOOGLE_ADS_QUEUE         = "google-ads"
+    SQS_FACEBOOK_QUEUE           = "facebook"
+    SQS_SHOPIFY_ONBOARDING_QUEUE = "shopify-onboarding"
+    SQS_ENGINE_QUEUE             = "engine"
+  }
+}
+
+variable "buckets" {
+  description = "Application buckets by purpose; each is <project>-<stage>-<purpose>-<account_id>."
+  type        = set(string)
+  default     = ["log", "staging", "trigger", "input", "model", "report"]
+}
+
+# -- database ---------------------------------------------------------------------------------------
+
+variable "db_name" {
+  description = "Name of the application database."
+  type        = string
+  default     = "app"
+}
+
+variable "db_username" {
+  description = "Master user of the database."
+  type        = string
+  default     = "postgres"
+}
+
+variable "db_password_version" {
+  description = "Bump after changing the db-password secret to send the new password to RDS."
+  type        = number
+  default     = 1
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.micro"
+}
+
+variable "db_allocated_storage" {
+  description = "RDS storage in GiB."
+  type        = number
+  default     = 20
+}
+
+variable "db_multi_az" {
+  description = "Standby database in a second AZ (prod)."
+  type        = bool
+  default     = false
+}
+
+variable "db_deletion_protection" {
+  description = "Refuse to delete the database (prod)."
+  type        = bool
+  default     = true
+}
+
+variable "db_skip_final_snapshot" {
+  description = "Delete the database without a final snapshot (throw-away environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  description = "Days of automated database backups."
+  type        = number
+  default     = 7
+}

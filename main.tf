@@ -1,0 +1,218 @@
+provider "aws" {
+  region  = var.region
+  profile = var.profile
+  # The last line of defence against the wrong profile: the provider refuses any other account.
+  allowed_account_ids = [var.account_id]
+  s3_use_path_style   = var.s3_use_path_style
+
+  default_tags {
+    tags = {
+      Project     = var.project
+      Environment = var.stage
+      ManagedBy   = "terraform"
+    }
+  }
+}
+
+locals {
+  name          = "${var.project}-${var.stage}"
+  frontend_host = "${var.frontend_prefix}.${var.zone_name}"
+  backend_host  = "${var.backend_prefix}.${var.zone_name}"
+
+  # The two public services: concept (frontend) and django (backend API).
+  services = {
+    concept = { host = local.frontend_host, port = 80 }
+    django  = { host = local.backend_host, port = 80 }
+  }
+
+  # Plain settings passed to the containers (secrets arrive separately, from secrets.tf).
+  service_environment = {
+    concept = {
+      STAGE             = var.stage
+      API_URL           = "https://${local.backend_host}"
+      FRONTEND_BASE_URL = "https://${local.frontend_host}"
+    }
+    django = merge(
+      {
+        STAGE             = var.stage
+        ALLOWED_HOSTS     = local.backend_host
+        API_URL           = "https://${local.backend_host}"
+        FRONTEND_BASE_URL = "https://${local.frontend_host}"
+        DATABASE_HOST     = module.database.address
+        DATABASE_PORT     = tostring(module.database.port)
+        DATABASE_NAME     = module.database.database_name
+        DATABASE_USER     = module.database.username
+        AWS_REGION        = var.region
+        PARAMETER_PREFIX  = "/${var.project}/${var.stage}"
+      },
+      { for setting, queue in aws_sqs_queue.this : setting => queue.name },
+      { for purpose, bucket in module.bucket : "S3_${upper(purpose)}_BUCKET" => bucket.id },
+    )
+  }
+  service_environment_json = {
+    # A `for` over a map walks its keys in order, so the JSON (and the revision) is stable.
+    for service, settings in local.service_environment :
+    service => jsonencode([for key, value in settings : { name = key, value = value }])
+  }
+
+  # Published by `inv cert` (stackops/certs.py); an explicit var.certificate_arn wins.
+  published_certificate = {
+    for i, name in data.aws_ssm_parameters_by_path.certificate.names :
+    name => nonsensitive(data.aws_ssm_parameters_by_path.certificate.values[i])
+  }
+  certificate_arn = var.certificate_arn != null ? var.certificate_arn : lookup(
+    local.published_certificate, "/${var.project}/${var.stage}/acm/certificate-arn", null
+  )
+}
+
+data "aws_ssm_parameters_by_path" "certificate" {
+  path = "/${var.project}/${var.stage}/acm"
+}
+
+resource "aws_route53_zone" "this" {
+  name    = var.zone_name
+  comment = "${local.name}: managed by Terraform"
+}
+
+module "network" {
+  source = "./modules/network"
+
+  name             = local.name
+  cidr             = var.vpc_cidr
+  azs              = var.azs
+  public_subnets   = var.public_subnets
+  private_subnets  = var.private_subnets
+  database_subnets = var.database_subnets
+  nat_mode         = var.nat_mode
+  nacl_rules       = local.nacl_rules
+}
+
+module "bucket" {
+  source   = "./modules/s3"
+  for_each = var.buckets
+
+  bucket = "${local.name}-${each.key}-${var.account_id}"
+}
+
+resource "aws_sqs_queue" "this" {
+  for_each = var.queues
+
+  name                    = "${local.name}-${each.value}"
+  sqs_managed_sse_enabled = true
+}
+
+module "alb" {
+  source   = "./modules/alb"
+  for_each = local.services
+
+  name                = "${local.name}-${each.key}"
+  vpc_id              = module.network.vpc_id
+  vpc_cidr            = module.network.vpc_cidr
+  subnet_ids          = module.network.public_subnet_ids
+  target_port         = each.value.port
+  certificate_arn     = local.certificate_arn
+  deletion_protection = var.alb_deletion_protection
+  zone_id             = aws_route53_zone.this.zone_id
+  host_name           = each.value.host
+}
+
+module "ecs" {
+  source = "./modules/ecs"
+
+  name                  = local.name
+  container_insights    = var.container_insights
+  repositories          = toset([for service in keys(local.services) : "${local.name}-${service}"])
+  keep_images           = var.ecr_keep_images
+  log_retention_days    = var.log_retention_days
+  execution_secret_arns = distinct([for binding in local.secret_bindings : data.aws_secretsmanager_secret.this[binding.secret].arn])
+  task_role_policies = {
+    concept = data.aws_iam_policy_document.concept_task.json
+    django  = data.aws_iam_policy_document.django_task.json
+  }
+}
+
+module "batch" {
+  source = "./modules/batch"
+
+  name               = "${local.name}-batch"
+  container_insights = var.container_insights
+  repositories       = toset([for repo in var.batch_repositories : "${local.name}-batch-${repo}"])
+  keep_images        = var.ecr_keep_images
+}
+
+module "service" {
+  source   = "./modules/service"
+  for_each = local.services
+
+  name           = "${local.name}-${each.key}"
+  cluster_arn    = module.ecs.cluster_arn
+  cluster_name   = module.ecs.cluster_name
+  container_name = each.key
+  container_port = each.value.port
+  cpu            = var.service_sizes[each.key].cpu
+  memory         = var.service_sizes[each.key].memory
+  container_definitions = templatefile("${path.module}/task-definitions/${each.key}.json", {
+    name        = each.key
+    image       = "${module.ecs.repository_urls["${local.name}-${each.key}"]}:${var.image_tag}"
+    port        = each.value.port
+    log_group   = module.ecs.log_group_name
+    region      = var.region
+    environment = local.service_environment_json[each.key]
+    secrets     = jsonencode(local.service_secrets[each.key])
+  })
+  execution_role_arn              = module.ecs.execution_role_arn
+  task_role_arn                   = module.ecs.task_role_arns[each.key]
+  vpc_id                          = module.network.vpc_id
+  subnet_ids                      = module.network.private_subnet_ids
+  load_balancer_security_group_id = module.alb[each.key].security_group_id
+  target_group_arn                = module.alb[each.key].target_group_arn
+  egress_rules = merge(
+    {
+      https = { port = 443, cidr = "0.0.0.0/0" } # AWS APIs, ECR, partners' APIs
+      smtp  = { port = 587, cidr = "0.0.0.0/0" } # outgoing mail (submission)
+    },
+    { for i, cidr in var.database_subnets : "postgres-${i}" => { port = 5432, cidr = cidr } },
+  )
+  min_count = var.service_min_count
+  max_count = var.service_max_count
+}
+
+# The one-off migration task (`inv migrate`): the backend image, its roles and secrets, run
+# with the backend service's network configuration.
+resource "aws_ecs_task_definition" "migrate" {
+  family                   = "${local.name}-migrate"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.service_sizes["migrate"].cpu
+  memory                   = var.service_sizes["migrate"].memory
+  execution_role_arn       = module.ecs.execution_role_arn
+  task_role_arn            = module.ecs.task_role_arns["django"]
+  container_definitions = templatefile("${path.module}/task-definitions/migrate.json", {
+    name        = "migrate"
+    image       = "${module.ecs.repository_urls["${local.name}-django"]}:${var.image_tag}"
+    log_group   = module.ecs.log_group_name
+    region      = var.region
+    environment = local.service_environment_json["django"]
+    secrets     = jsonencode(local.service_secrets["migrate"])
+  })
+}
+
+module "database" {
+  source = "./modules/rds"
+
+  identifier           = local.name
+  vpc_id               = module.network.vpc_id
+  db_subnet_group_name = module.network.db_subnet_group_name
+  # Keyed by service name (known at plan time), valued by the services' security groups.
+  allowed_security_group_ids = { for service, svc in module.service : service => svc.security_group_id }
+  instance_class             = var.db_instance_class
+  allocated_storage          = var.db_allocated_storage
+  database_name              = var.db_name
+  username                   = var.db_username
+  password                   = ephemeral.aws_secretsmanager_secret_version.db_password.secret_string
+  password_version           = var.db_password_version
+  multi_az                   = var.db_multi_az
+  deletion_protection        = var.db_deletion_protection
+  skip_final_snapshot        = var.db_skip_final_snapshot
+  backup_retention_days      = var.db_backup_retention_days
+}

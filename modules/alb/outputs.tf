@@ -1,0 +1,29 @@
+output "arn" {
+  description = "ARN of the load balancer."
+  value       = aws_lb.this.arn
+}
+
+output "dns_name" {
+  description = "DNS name AWS gave the load balancer."
+  value       = aws_lb.this.dns_name
+}
+
+output "security_group_id" {
+  description = "Security group of the load balancer; the service admits only this group."
+  value       = aws_security_group.this.id
+}
+
+output "target_group_arn" {
+  description = "Target group the service registers its tasks in."
+  value       = aws_lb_target_group.this.arn
+}
+
+output "url" {
+  description = "Public URL of the service (https once a certificate is attached)."
+  value       = "${local.https_enabled ? "https" : "http"}://${var.host_name}"
+}
+
+output "https_listener_arn" {
+  description = "ARN of the HTTPS listener, null while no certificate is known."
+  value       = one(aws_lb_listener.https[*].arn)
+}

@@ -1,0 +1,35 @@
+resource "aws_ecr_repository" "this" {
+  for_each = var.names
+
+  name = each.value
+  # The application pipelines push :latest (the task definitions follow it), so tags stay mutable.
+  image_tag_mutability = "MUTABLE"
+  # A repository that still holds images is not deleted by an apply or destroy.
+  force_delete = false
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  for_each = aws_ecr_repository.this
+
+  repository = each.value.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the newest ${var.keep_images} images"
+      selection = {
+        tagStatus   = "any"
+        countType   = "imageCountMoreThan"
+        countNumber = var.keep_images
+      }
+      action = { type = "expire" }
+    }]
+  })
+}

@@ -1,0 +1,74 @@
+data "aws_partition" "current" {}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = var.container_insights ? "enabled" : "disabled"
+  }
+}
+
+module "repositories" {
+  source = "../ecr"
+
+  names       = var.repositories
+  keep_images = var.keep_images
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+data "aws_iam_policy_document" "assume_by_ecs_tasks" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+# The execution role is what ECS itself uses to start a task: pull the image, write logs,
+# and read exactly the secrets the task definitions reference.
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-task-execution"
+  assume_role_policy = data.aws_iam_policy_document.assume_by_ecs_tasks.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "execution_secrets" {
+  statement {
+    sid       = "ReadInjectedSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = var.execution_secret_arns
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  name   = "read-injected-secrets"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution_secrets.json
+}
+
+# Task roles are what the application code runs as.
+resource "aws_iam_role" "task" {
+  for_each = var.task_role_policies
+
+  name               = "${var.name}-${each.key}-task"
+  assume_role_policy = data.aws_iam_policy_document.assume_by_ecs_tasks.json
+}
+
+resource "aws_iam_role_policy" "task" {
+  for_each = var.task_role_policies
+
+  name   = "${each.key}-task"
+  role   = aws_iam_role.task[each.key].id
+  policy = each.value
+}

@@ -1,0 +1,42 @@
+variable "name" {
+  description = "Name of the cluster; prefixes its log group and roles."
+  type        = string
+}
+
+variable "container_insights" {
+  description = "Turn on CloudWatch Container Insights for the cluster (costs extra; on in prod)."
+  type        = bool
+  default     = false
+}
+
+variable "repositories" {
+  description = "ECR repositories of the services' images."
+  type        = set(string)
+}
+
+variable "keep_images" {
+  description = "How many of the newest images each repository keeps."
+  type        = number
+  default     = 30
+}
+
+variable "log_retention_days" {
+  description = "Retention of the services' CloudWatch log group, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "execution_secret_arns" {
+  description = "Secrets Manager ARNs the task execution role may read to inject into containers (exactly these)."
+  type        = list(string)
+}
+
+variable "task_role_policies" {
+  description = "Task roles to create: role key => IAM policy document (JSON) of what that service's code may do."
+  type        = map(string)
+}

@@ -1,0 +1,177 @@
+locals {
+  nat_count = { none = 0, single = 1, per_az = length(var.azs) }[var.nat_mode]
+
+  tier_subnets = {
+    public   = aws_subnet.public[*].id
+    private  = aws_subnet.private[*].id
+    database = aws_subnet.database[*].id
+  }
+
+  # One map entry per NACL rule so that adding a rule never renumbers the others.
+  nacl_rules = merge([
+    for tier, rules in var.nacl_rules : merge(
+      { for r in rules.inbound : "${tier}-in-${r.rule_number}" => merge(r, { tier = tier, egress = false }) },
+      { for r in rules.outbound : "${tier}-out-${r.rule_number}" => merge(r, { tier = tier, egress = true }) },
+    )
+  ]...)
+}
+
+resource "aws_vpc" "this" {
+  cidr_block           = var.cidr
+  enable_dns_hostnames = true
+  enable_dns_support   = true
+
+  tags = { Name = var.name }
+}
+
+# The default security group is left with no rules so nothing can use it by accident.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+
+  tags = { Name = "${var.name}-default-unused" }
+}
+
+resource "aws_internet_gateway" "this" {
+  vpc_id = aws_vpc.this.id
+
+  tags = { Name = var.name }
+}
+
+resource "aws_subnet" "public" {
+  count = length(var.azs)
+
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = var.public_subnets[count.index]
+  availability_zone = var.azs[count.index]
+  # Load balancers get their public addresses from AWS; nothing launched here needs one of its own.
+  map_public_ip_on_launch = false
+
+  tags = { Name = "${var.name}-public-${var.azs[count.index]}", Tier = "public" }
+}
+
+resource "aws_subnet" "private" {
+  count = length(var.azs)
+
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = var.private_subnets[count.index]
+  availability_zone = var.azs[count.index]
+
+  tags = { Name = "${var.name}-private-${var.azs[count.index]}", Tier = "private" }
+}
+
+resource "aws_subnet" "database" {
+  count = length(var.azs)
+
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = var.database_subnets[count.index]
+  availability_zone = var.azs[count.index]
+
+  tags = { Name = "${var.name}-database-${var.azs[count.index]}", Tier = "database" }
+}
+
+resource "aws_eip" "nat" {
+  count = local.nat_count
+
+  domain = "vpc"
+
+  tags = { Name = "${var.name}-nat-${var.azs[count.index]}" }
+}
+
+resource "aws_nat_gateway" "this" {
+  count = local.nat_count
+
+  allocation_id = aws_eip.nat[count.index].id
+  subnet_id     = aws_subnet.public[count.index].id
+
+  tags = { Name = "${var.name}-${var.azs[count.index]}" }
+
+  depends_on = [aws_internet_gateway.this]
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.this.id
+
+  tags = { Name = "${var.name}-public" }
+}
+
+resource "aws_route" "public_internet" {
+  route_table_id         = aws_route_table.public.id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this.id
+}
+
+resource "aws_route_table_association" "public" {
+  count = length(var.azs)
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+
+# One private route table per AZ, so per_az NAT keeps each AZ's egress inside that AZ.
+resource "aws_route_table" "private" {
+  count = length(var.azs)
+
+  vpc_id = aws_vpc.this.id
+
+  tags = { Name = "${var.name}-private-${var.azs[count.index]}" }
+}
+
+resource "aws_route" "private_nat" {
+  count = local.nat_count > 0 ? length(var.azs) : 0
+
+  route_table_id         = aws_route_table.private[count.index].id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.this[min(count.index, local.nat_count - 1)].id
+}
+
+resource "aws_route_table_association" "private" {
+  count = length(var.azs)
+
+  subnet_id      = aws_subnet.private[count.index].id
+  route_table_id = aws_route_table.private[count.index].id
+}
+
+# The database tier has no route out of the VPC at all.
+resource "aws_route_table" "database" {
+  vpc_id = aws_vpc.this.id
+
+  tags = { Name = "${var.name}-database" }
+}
+
+resource "aws_route_table_association" "database" {
+  count = length(var.azs)
+
+  subnet_id      = aws_subnet.database[count.index].id
+  route_table_id = aws_route_table.database.id
+}
+
+resource "aws_network_acl" "this" {
+  for_each = local.tier_subnets
+
+  vpc_id     = aws_vpc.this.id
+  subnet_ids = each.value
+
+  tags = { Name = "${var.name}-${each.key}" }
+}
+
+resource "aws_network_acl_rule" "this" {
+  for_each = local.nacl_rules
+
+  network_acl_id = aws_network_acl.this[each.value.tier].id
+  egress         = each.value.egress
+  rule_number    = each.value.rule_number
+  protocol       = each.value.protocol
+  rule_action    = each.value.rule_action
+  cidr_block     = each.value.cidr_block
+  from_port      = each.value.protocol == "icmp" ? null : each.value.from_port
+  to_port        = each.value.protocol == "icmp" ? null : each.value.to_port
+  icmp_type      = each.value.icmp_type
+  icmp_code      = each.value.icmp_code
+}
+
+resource "aws_db_subnet_group" "this" {
+  name       = var.name
+  subnet_ids = aws_subnet.database[*].id
+
+  tags = { Name = var.name }
+}

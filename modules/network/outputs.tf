@@ -1,0 +1,49 @@
+output "vpc_id" {
+  description = "ID of the VPC."
+  value       = aws_vpc.this.id
+}
+
+output "vpc_cidr" {
+  description = "CIDR block of the VPC."
+  value       = aws_vpc.this.cidr_block
+}
+
+output "public_subnet_ids" {
+  description = "IDs of the public subnets, in AZ order."
+  value       = aws_subnet.public[*].id
+}
+
+output "private_subnet_ids" {
+  description = "IDs of the private subnets, in AZ order."
+  value       = aws_subnet.private[*].id
+}
+
+output "database_subnet_ids" {
+  description = "IDs of the database subnets, in AZ order."
+  value       = aws_subnet.database[*].id
+}
+
+output "private_subnet_cidrs" {
+  description = "CIDR blocks of the private subnets."
+  value       = aws_subnet.private[*].cidr_block
+}
+
+output "database_subnet_cidrs" {
+  description = "CIDR blocks of the database subnets."
+  value       = aws_subnet.database[*].cidr_block
+}
+
+output "nat_public_ips" {
+  description = "Public IPs of the NAT gateways (the addresses third parties see from the services)."
+  value       = aws_eip.nat[*].public_ip
+}
+
+output "db_subnet_group_name" {
+  description = "Name of the DB subnet group over the database subnets."
+  value       = aws_db_subnet_group.this.name
+}
+
+output "network_acl_ids" {
+  description = "IDs of the network ACLs by tier."
+  value       = { for tier, acl in aws_network_acl.this : tier => acl.id }
+}

@@ -1,0 +1,29 @@
+output "address" {
+  description = "Host name of the database."
+  value       = aws_db_instance.this.address
+}
+
+output "port" {
+  description = "Port of the database."
+  value       = aws_db_instance.this.port
+}
+
+output "endpoint" {
+  description = "host:port of the database."
+  value       = aws_db_instance.this.endpoint
+}
+
+output "database_name" {
+  description = "Name of the application database."
+  value       = aws_db_instance.this.db_name
+}
+
+output "username" {
+  description = "Master user name."
+  value       = aws_db_instance.this.username
+}
+
+output "security_group_id" {
+  description = "Security group of the database."
+  value       = aws_security_group.this.id
+}

@@ -1,0 +1,21 @@
+variable "bucket" {
+  description = "Globally unique name of the bucket."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket))
+    error_message = "bucket must be 3-63 lower-case letters, digits, dots or hyphens."
+  }
+}
+
+variable "versioning" {
+  description = "Keep every version of every object (recover from overwrites and deletes)."
+  type        = bool
+  default     = true
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days after which overwritten or deleted versions expire."
+  type        = number
+  default     = 90
+}

@@ -1,0 +1,19 @@
+output "name" {
+  description = "Name of the ECS service."
+  value       = aws_ecs_service.this.name
+}
+
+output "family" {
+  description = "Task definition family the service runs revisions of."
+  value       = aws_ecs_task_definition.this.family
+}
+
+output "task_definition_arn" {
+  description = "ARN of the revision Terraform registered (the service may run a newer one)."
+  value       = aws_ecs_task_definition.this.arn
+}
+
+output "security_group_id" {
+  description = "Security group of the service's tasks (the database admits it)."
+  value       = aws_security_group.this.id
+}

@@ -1,0 +1,83 @@
+output "urls" {
+  description = "Public URLs of the services (https once a certificate is attached)."
+  value       = { for service, alb in module.alb : service => alb.url }
+}
+
+output "load_balancer_dns_names" {
+  description = "DNS names of the load balancers, by service."
+  value       = { for service, alb in module.alb : service => alb.dns_name }
+}
+
+output "certificate_arn" {
+  description = "ACM certificate on the HTTPS listeners; null until `inv cert` has issued one."
+  value       = local.certificate_arn
+}
+
+output "https_listener_arns" {
+  description = "HTTPS listener ARNs by service (null while there is no certificate)."
+  value       = { for service, alb in module.alb : service => alb.https_listener_arn }
+}
+
+output "ecs" {
+  description = "What `inv refresh`, `inv deploy`, `inv rollback` and `inv migrate` operate on: cluster, services with their task definition families and containers, the migration task, the log group."
+  value = {
+    cluster = module.ecs.cluster_name
+    services = {
+      for service, svc in module.service : service => {
+        name      = svc.name
+        family    = svc.family
+        container = service
+      }
+    }
+    migrate = {
+      family       = aws_ecs_task_definition.migrate.family
+      container    = "migrate"
+      network_from = "django"
+    }
+    log_group = module.ecs.log_group_name
+  }
+}
+
+output "ecr_repository_urls" {
+  description = "ECR repositories of the services and of the batch jobs."
+  value       = merge(module.ecs.repository_urls, module.batch.repository_urls)
+}
+
+output "batch_cluster_name" {
+  description = "Cluster the backend runs its batch jobs on."
+  value       = module.batch.cluster_name
+}
+
+output "database_endpoint" {
+  description = "host:port of the Postgres database (private)."
+  value       = module.database.endpoint
+}
+
+output "bucket_names" {
+  description = "Application bucket names by purpose."
+  value       = { for purpose, bucket in module.bucket : purpose => bucket.id }
+}
+
+output "queue_urls" {
+  description = "SQS queue URLs by settings key."
+  value       = { for setting, queue in aws_sqs_queue.this : setting => queue.url }
+}
+
+output "hosted_zone" {
+  description = "The environment's Route53 zone: delegate to these name servers from the parent domain."
+  value = {
+    id           = aws_route53_zone.this.zone_id
+    name         = aws_route53_zone.this.name
+    name_servers = aws_route53_zone.this.name_servers
+  }
+}
+
+output "vpc_id" {
+  description = "ID of the VPC."
+  value       = module.network.vpc_id
+}
+
+output "secret_arns" {
+  description = "Secrets Manager ARNs of the catalogue's secrets (names only; values never pass through Terraform)."
+  value       = { for name, secret in data.aws_secretsmanager_secret.this : name => secret.arn }
+}

@@ -1,0 +1,258 @@
+"""The one Terraform runner: CLI config, init, workspace, plan to a file, apply that plan, outputs.
+
+Each environment gets its own Terraform data folder (TF_DATA_DIR under .state/envs/<name>/), so
+switching environments never re-initialises another one and the repository tree stays clean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackops.environments import ROOT, Environment
+from stackops.errors import OpsError
+
+# Where machine images keep an offline copy of the providers (the folder holding registry.terraform.io).
+MIRROR_CANDIDATES = (
+    "/opt/tf-plugins",
+    "/usr/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "~/.terraform.d/plugins",
+)
+LOCK_MESSAGE = "Error acquiring the state lock"
+EXIT_INTERRUPTED = 130
+
+
+def terraform_binary() -> str:
+    binary = shutil.which(os.environ.get("TERRAFORM", "terraform"))
+    if not binary:
+        raise OpsError(
+            "terraform is not on PATH: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)"
+        )
+    return binary
+
+
+def provider_mirror() -> Path | None:
+    """The offline provider mirror, if this machine has one (STACK_PROVIDER_MIRROR overrides)."""
+    configured = os.environ.get("STACK_PROVIDER_MIRROR")
+    candidates = [configured] if configured else list(MIRROR_CANDIDATES)
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        if (path / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return path
+    return None
+
+
+def cli_config(state_root: Path = ROOT / ".state") -> Path:
+    """Write the runner's own Terraform CLI config (mirror or direct, plus a plugin cache)."""
+    cache = state_root / "plugin-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    mirror = provider_mirror()
+    if mirror:
+        installation = (
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+            '    include = ["registry.terraform.io/*/*"]\n  }\n'
+            '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n'
+        )
+    else:
+        installation = "provider_installation {\n  direct {}\n}\n"
+    text = f'{installation}plugin_cache_dir = "{cache}"\n'
+    path = state_root / "terraform.rc"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+@dataclass
+class PlanSummary:
+    """What a saved plan would do, counted per resource type."""
+
+    adds: Counter[str] = field(default_factory=Counter)
+    changes: Counter[str] = field(default_factory=Counter)
+    destroys: Counter[str] = field(default_factory=Counter)
+    output_changes: int = 0
+
+    @classmethod
+    def from_plan_json(cls, plan: Mapping[str, Any]) -> PlanSummary:
+        summary = cls()
+        for change in plan.get("resource_changes", []):
+            if change.get("mode") != "managed":
+                continue
+            actions = change["change"]["actions"]
+            kind = change["type"]
+            if "create" in actions:
+                summary.adds[kind] += 1
+            if "delete" in actions:
+                summary.destroys[kind] += 1
+            if actions == ["update"]:
+                summary.changes[kind] += 1
+        summary.output_changes = sum(
+            1 for c in plan.get("output_changes", {}).values() if c.get("actions") != ["no-op"]
+        )
+        return summary
+
+    @property
+    def empty(self) -> bool:
+        return not (self.adds or self.changes or self.destroys)
+
+    def rows(self) -> list[tuple[str, int, int, int]]:
+        kinds = sorted(set(self.adds) | set(self.changes) | set(self.destroys))
+        return [(k, self.adds[k], self.changes[k], self.destroys[k]) for k in kinds]
+
+
+@dataclass
+class PlanResult:
+    path: Path
+    has_changes: bool
+    summary: PlanSummary | None = None
+
+
+class Terraform:
+    """Runs Terraform for one environment on the root configuration (or another root)."""
+
+    def __init__(self, env: Environment, root: Path | None = None, data_name: str = "terraform") -> None:
+        self.env = env
+        self.root = root or env.root
+        self.data_dir = env.state_dir / data_name
+        self.plan_dir = env.state_dir / "plans"
+
+    # -- process plumbing ----------------------------------------------------------------------
+    def environ(self) -> dict[str, str]:
+        environ = dict(os.environ)
+        environ["TF_CLI_CONFIG_FILE"] = str(cli_config(self.env.root / ".state"))
+        environ["TF_DATA_DIR"] = str(self.data_dir)
+        environ["TF_IN_AUTOMATION"] = "1"
+        environ.pop("TF_WORKSPACE", None)
+        return environ
+
+    def command(self, *args: str) -> list[str]:
+        return [terraform_binary(), f"-chdir={self.root}", *args]
+
+    def run(
+        self, *args: str, capture: bool = False, check: bool = True, workspace: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run terraform; output streams live unless captured. Ctrl-C reaches Terraform once,
+        so it stops gracefully and releases the state lock, and the caller exits 130."""
+        environ = self.environ()
+        if workspace:
+            environ["TF_WORKSPACE"] = self.env.workspace
+        stdout = subprocess.PIPE if capture else None
+        # stderr is always captured as well as shown, to recognise lock errors.
+        process = subprocess.Popen(
+            self.command(*args), env=environ, stdout=stdout, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        interrupted: list[int] = []
+
+        def forward(signum: int, _frame: Any) -> None:
+            interrupted.append(signum)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            if capture:
+                out, stderr = process.communicate()
+                if process.returncode != 0:
+                    sys.stderr.write(stderr)
+            else:
+                # Shown line by line as Terraform writes it, and kept to recognise a lock error.
+                assert process.stderr is not None
+                lines = []
+                for line in process.stderr:
+                    lines.append(line)
+                    sys.stderr.write(line)
+                out, stderr = "", "".join(lines)
+            code = process.wait()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        if interrupted:
+            raise OpsError(
+                f"terraform {args[0]} interrupted; Terraform stopped cleanly and released the state lock",
+                exit_code=EXIT_INTERRUPTED,
+            )
+        if LOCK_MESSAGE in stderr:
+            raise OpsError(
+                f"the state of {self.env.name} is locked by another run (see the lock info above); "
+                "wait for it to finish, or if it died: inv tf --env "
+                f"{self.env.name} -- force-unlock LOCK_ID"
+            )
+        if check and code != 0:
+            raise OpsError(f"terraform {args[0]} failed (exit {code}) for {self.env.name}")
+        return subprocess.CompletedProcess(args, code, out, stderr)
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _init_stamp(self) -> str:
+        """Changes whenever init must run again: backend config, providers, module sources."""
+        digest = hashlib.sha256(self.env.backend_path.read_bytes())
+        digest.update(str(self.root).encode())
+        for tf in sorted([*self.root.glob("*.tf"), *self.root.glob("modules/*/*.tf")]):
+            for line in tf.read_text().splitlines():
+                stripped = line.strip()
+                if stripped.startswith(("source", "version", "required_version")):
+                    digest.update(f"{tf.name}:{stripped}".encode())
+        return digest.hexdigest()
+
+    def init(self, *, force: bool = False, backend_args: Sequence[str] = ()) -> None:
+        """Init with the environment's backend and select (or create) its workspace, once."""
+        stamp = self.data_dir / "stackops-init.stamp"
+        wanted = self._init_stamp()
+        if not force and stamp.exists() and stamp.read_text() == wanted:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.run(
+            "init", "-input=false", "-reconfigure", f"-backend-config={self.env.backend_path}",
+            *backend_args, capture=True, workspace=False,
+        )  # fmt: skip
+        self.run("workspace", "select", "-or-create=true", self.env.workspace, capture=True, workspace=False)
+        stamp.write_text(wanted)
+
+    def var_args(self) -> list[str]:
+        return [f"-var-file={self.env.tfvars_path}"]
+
+    def plan(self, *, destroy: bool = False, extra: Sequence[str] = (), summarize: bool = True) -> PlanResult:
+        """Plan into a file; exit code 2 of -detailed-exitcode means there are changes."""
+        self.plan_dir.mkdir(parents=True, exist_ok=True)
+        path = self.plan_dir / ("destroy.tfplan" if destroy else "apply.tfplan")
+        args = ["plan", "-input=false", "-detailed-exitcode", f"-out={path}", *self.var_args(), *extra]
+        if destroy:
+            args.append("-destroy")
+        result = self.run(*args, check=False)
+        if result.returncode not in (0, 2):
+            path.unlink(missing_ok=True)
+            raise OpsError(f"terraform plan failed for {self.env.name} (see the error above)")
+        plan = PlanResult(path=path, has_changes=result.returncode == 2)
+        if plan.has_changes and summarize:
+            plan.summary = PlanSummary.from_plan_json(self.show_json(path))
+        return plan
+
+    def show_json(self, path: Path | None = None) -> dict[str, Any]:
+        args = ["show", "-json"] + ([str(path)] if path else [])
+        return json.loads(self.run(*args, capture=True).stdout or "{}")
+
+    def apply(self, plan: PlanResult) -> None:
+        """Apply exactly the saved plan that was shown and confirmed."""
+        try:
+            self.run("apply", "-input=false", str(plan.path))
+        finally:
+            plan.path.unlink(missing_ok=True)
+
+    def outputs(self) -> dict[str, Any]:
+        raw = json.loads(self.run("output", "-json", capture=True).stdout or "{}")
+        return {name: item.get("value") for name, item in raw.items()}
+
+    def state_resources(self) -> list[str]:
+        result = self.run("state", "list", capture=True, check=False)
+        return [line for line in result.stdout.splitlines() if line.strip()]

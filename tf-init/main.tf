@@ -1,0 +1,111 @@
+# The state backend in the master account: created once by `inv bootstrap`, which keeps this
+# root's own state under .state/ and rebuilds it by import when it is missing (a new laptop, a
+# CI runner), so nothing about the backend lives only on one machine.
+
+provider "aws" {
+  region              = var.region
+  profile             = var.profile
+  allowed_account_ids = [var.account_id]
+  s3_use_path_style   = var.s3_use_path_style
+
+  default_tags {
+    tags = {
+      Project   = "exii"
+      Purpose   = "terraform-state"
+      ManagedBy = "terraform"
+    }
+  }
+}
+
+resource "aws_s3_bucket" "state" {
+  bucket = var.bucket
+
+  # Losing the state bucket means losing track of every environment.
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "aws_s3_bucket_ownership_controls" "state" {
+  bucket = aws_s3_bucket.state.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "state" {
+  bucket = aws_s3_bucket.state.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
+  bucket = aws_s3_bucket.state.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "state" {
+  bucket = aws_s3_bucket.state.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+data "aws_iam_policy_document" "state" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "state" {
+  bucket     = aws_s3_bucket.state.id
+  policy     = data.aws_iam_policy_document.state.json
+  depends_on = [aws_s3_bucket_public_access_block.state]
+}
+
+resource "aws_dynamodb_table" "locks" {
+  name         = var.lock_table
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "LockID"
+
+  attribute {
+    name = "LockID"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
