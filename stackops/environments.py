@@ -7,6 +7,7 @@ read from those two files, so Terraform and the tooling can never disagree about
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,11 @@ _HCL_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, with_comments
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,20}$")
 _REQUIRED = ("stage", "region", "profile", "account_id", "master_profile", "master_account_id",
              "zone_name", "frontend_prefix", "backend_prefix")  # fmt: skip
+
+
+def state_root() -> Path:
+    """Git-ignored folder for per-machine tool state (STACK_STATE_DIR overrides, e.g. in tests)."""
+    return Path(os.environ.get("STACK_STATE_DIR") or ROOT / ".state")
 
 
 def environments_dir(root: Path = ROOT) -> Path:
@@ -139,15 +145,20 @@ class Environment:
     @property
     def state_dir(self) -> Path:
         """Git-ignored working folder of this environment (plans, certbot, Terraform data)."""
-        return self.root / ".state" / "envs" / self.name
+        return state_root() / "envs" / self.name
 
     # -- AWS access ----------------------------------------------------------------------------
     def session(self, *, master: bool = False) -> Any:
         """A boto3 session with the environment's (or the state account's) profile and region."""
         import boto3
+        import botocore.exceptions
 
         profile = self.master_profile if master else self.profile
-        return boto3.Session(profile_name=profile, region_name=self.region)
+        try:
+            return boto3.Session(profile_name=profile, region_name=self.region)
+        except botocore.exceptions.ProfileNotFound:
+            hint = "start the emulator: inv local.up" if self.emulated else f"aws configure --profile {profile}"
+            raise OpsError(f"AWS profile {profile!r} of {self.name} is not configured ({hint})") from None
 
 
 def load(name: str | None, root: Path = ROOT) -> Environment:
@@ -170,9 +181,7 @@ def load(name: str | None, root: Path = ROOT) -> Environment:
         if key not in backend:
             raise OpsError(f"{folder / 'backend.hcl'} does not set {key}")
     if variables["stage"] != name:
-        raise OpsError(
-            f"{folder / 'variables.tfvars'} sets stage = {variables['stage']!r}, expected {name!r}"
-        )
+        raise OpsError(f"{folder / 'variables.tfvars'} sets stage = {variables['stage']!r}, expected {name!r}")
     placeholders = tuple(
         line.split("=", 1)[0].strip()
         for line in (folder / "variables.tfvars").read_text().splitlines()

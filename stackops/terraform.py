@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackops.environments import ROOT, Environment
+from stackops.environments import Environment, state_root
 from stackops.errors import OpsError
 
 # Where machine images keep an offline copy of the providers (the folder holding registry.terraform.io).
@@ -53,9 +53,10 @@ def provider_mirror() -> Path | None:
     return None
 
 
-def cli_config(state_root: Path = ROOT / ".state") -> Path:
+def cli_config(folder: Path | None = None) -> Path:
     """Write the runner's own Terraform CLI config (mirror or direct, plus a plugin cache)."""
-    cache = state_root / "plugin-cache"
+    folder = folder or state_root()
+    cache = folder / "plugin-cache"
     cache.mkdir(parents=True, exist_ok=True)
     mirror = provider_mirror()
     if mirror:
@@ -68,7 +69,7 @@ def cli_config(state_root: Path = ROOT / ".state") -> Path:
     else:
         installation = "provider_installation {\n  direct {}\n}\n"
     text = f'{installation}plugin_cache_dir = "{cache}"\n'
-    path = state_root / "terraform.rc"
+    path = folder / "terraform.rc"
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
@@ -121,16 +122,31 @@ class PlanResult:
 class Terraform:
     """Runs Terraform for one environment on the root configuration (or another root)."""
 
-    def __init__(self, env: Environment, root: Path | None = None, data_name: str = "terraform") -> None:
+    def __init__(
+        self,
+        env: Environment,
+        *,
+        root: Path | None = None,
+        data_dir: Path | None = None,
+        workspace: str | None = None,
+        backend_config: Sequence[str] | None = None,
+        var_args: Sequence[str] | None = None,
+    ) -> None:
+        """By default the environment's stack: the repository root, its tfvars, backend and workspace."""
         self.env = env
         self.root = root or env.root
-        self.data_dir = env.state_dir / data_name
-        self.plan_dir = env.state_dir / "plans"
+        self.data_dir = data_dir or env.state_dir / "terraform"
+        self.plan_dir = self.data_dir / "plans"
+        self.workspace = workspace or env.workspace
+        self.backend_config = (
+            list(backend_config) if backend_config is not None else [f"-backend-config={env.backend_path}"]
+        )
+        self._var_args = list(var_args) if var_args is not None else [f"-var-file={env.tfvars_path}"]
 
     # -- process plumbing ----------------------------------------------------------------------
     def environ(self) -> dict[str, str]:
         environ = dict(os.environ)
-        environ["TF_CLI_CONFIG_FILE"] = str(cli_config(self.env.root / ".state"))
+        environ["TF_CLI_CONFIG_FILE"] = str(cli_config())
         environ["TF_DATA_DIR"] = str(self.data_dir)
         environ["TF_IN_AUTOMATION"] = "1"
         environ.pop("TF_WORKSPACE", None)
@@ -146,7 +162,7 @@ class Terraform:
         so it stops gracefully and releases the state lock, and the caller exits 130."""
         environ = self.environ()
         if workspace:
-            environ["TF_WORKSPACE"] = self.env.workspace
+            environ["TF_WORKSPACE"] = self.workspace
         stdout = subprocess.PIPE if capture else None
         # stderr is always captured as well as shown, to recognise lock errors.
         process = subprocess.Popen(
@@ -196,8 +212,8 @@ class Terraform:
     # -- steps ---------------------------------------------------------------------------------
     def _init_stamp(self) -> str:
         """Changes whenever init must run again: backend config, providers, module sources."""
-        digest = hashlib.sha256(self.env.backend_path.read_bytes())
-        digest.update(str(self.root).encode())
+        digest = hashlib.sha256("\n".join([str(self.root), *self.backend_config]).encode())
+        digest.update(self.env.backend_path.read_bytes())
         for tf in sorted([*self.root.glob("*.tf"), *self.root.glob("modules/*/*.tf")]):
             for line in tf.read_text().splitlines():
                 stripped = line.strip()
@@ -205,7 +221,7 @@ class Terraform:
                     digest.update(f"{tf.name}:{stripped}".encode())
         return digest.hexdigest()
 
-    def init(self, *, force: bool = False, backend_args: Sequence[str] = ()) -> None:
+    def init(self, *, force: bool = False) -> None:
         """Init with the environment's backend and select (or create) its workspace, once."""
         stamp = self.data_dir / "stackops-init.stamp"
         wanted = self._init_stamp()
@@ -213,14 +229,13 @@ class Terraform:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.run(
-            "init", "-input=false", "-reconfigure", f"-backend-config={self.env.backend_path}",
-            *backend_args, capture=True, workspace=False,
+            "init", "-input=false", "-reconfigure", *self.backend_config, capture=True, workspace=False,
         )  # fmt: skip
-        self.run("workspace", "select", "-or-create=true", self.env.workspace, capture=True, workspace=False)
+        self.run("workspace", "select", "-or-create=true", self.workspace, capture=True, workspace=False)
         stamp.write_text(wanted)
 
     def var_args(self) -> list[str]:
-        return [f"-var-file={self.env.tfvars_path}"]
+        return list(self._var_args)
 
     def plan(self, *, destroy: bool = False, extra: Sequence[str] = (), summarize: bool = True) -> PlanResult:
         """Plan into a file; exit code 2 of -detailed-exitcode means there are changes."""

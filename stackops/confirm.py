@@ -1,0 +1,46 @@
+"""Confirmation rules before a change: prod asks for its name typed out; prod destroy never takes --yes alone."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from stackops.environments import Environment
+from stackops.errors import Refused
+
+
+def confirm(
+    env: Environment,
+    action: str,
+    *,
+    yes: bool = False,
+    typed: str | None = None,
+    ask: Callable[[str], str] = input,
+    interactive: bool | None = None,
+) -> None:
+    """Return when the change may go ahead; raise Refused (exit 2) otherwise.
+
+    - dev/local: `--yes`, or answering "yes".
+    - prod apply: `--yes`, or typing the environment's name.
+    - prod destroy: typing the name (at the prompt or with `--confirm prod`); `--yes` alone is refused.
+    """
+    interactive = sys.stdin.isatty() if interactive is None else interactive
+    needs_name = env.is_production
+    if typed is not None:
+        if typed != env.name:
+            raise Refused(
+                f"refused: --confirm {typed!r} does not match the environment {env.name!r}; nothing was changed"
+            )
+        return
+    if yes and not (env.is_production and action == "destroy"):
+        return
+    if yes:
+        hint = f"type its name at the prompt or pass --confirm {env.name}"
+        if not interactive:
+            raise Refused(f"refused: destroying {env.name} needs its name typed; --yes alone is not enough ({hint})")
+    if not interactive:
+        raise Refused(f"refused: {action} on {env.name} needs confirmation; run it in a terminal or pass --yes")
+    expected = env.name if needs_name else "yes"
+    answer = ask(f"{action} {env.name}? Type {expected!r} to go on: ").strip()
+    if answer != expected:
+        raise Refused(f"refused: confirmation {answer!r} is not {expected!r}; nothing was changed")

@@ -1,0 +1,100 @@
+"""`inv doctor`: everything that must hold before the first plan, each as pass/fail with the fix."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+from rich.table import Table
+
+from stackops import environments, ui
+from stackops.environments import Environment
+from stackops.errors import OpsError
+from stackops.terraform import provider_mirror, terraform_binary
+
+MINIMUM_TERRAFORM = (1, 11)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def terraform_checks() -> list[Check]:
+    try:
+        binary = terraform_binary()
+    except OpsError as exc:
+        return [Check("terraform", False, str(exc))]
+    text = subprocess.run([binary, "version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"v(\d+)\.(\d+)\.(\d+)", text)
+    version = tuple(int(x) for x in match.groups()) if match else (0, 0, 0)
+    ok = version[:2] >= MINIMUM_TERRAFORM
+    found = ".".join(map(str, version))
+    need = ".".join(map(str, MINIMUM_TERRAFORM))
+    checks = [Check("terraform", ok, f"{found} at {binary}" + ("" if ok else f"; install >= {need}"))]
+    mirror = provider_mirror()
+    checks.append(
+        Check("providers", True, f"offline mirror {mirror}")
+        if mirror
+        else Check("providers", True, "no offline mirror: hashicorp/aws is downloaded from the registry")
+    )
+    return checks
+
+
+def environment_checks(env: Environment) -> list[Check]:
+    from stackops.guard import caller_account
+
+    checks = []
+    if env.placeholders:
+        fields = ", ".join(env.placeholders)
+        checks.append(
+            Check(f"{env.name}: placeholders", False, f"set {fields} in {env.tfvars_path} (and drop the marker)")
+        )
+    else:
+        checks.append(Check(f"{env.name}: placeholders", True, "none left"))
+    if env.emulated:
+        from stackops import emulator
+
+        try:
+            import os
+
+            os.environ.update(emulator.environ())
+        except OpsError as exc:
+            checks.append(Check(f"{env.name}: emulator", False, str(exc)))
+            return checks
+    for profile, expected, master in (
+        (env.profile, env.account_id, False),
+        (env.master_profile, env.master_account_id, True),
+    ):
+        label = f"{env.name}: profile {profile}"
+        try:
+            actual = caller_account(env.session(master=master), profile)
+        except OpsError as exc:
+            checks.append(Check(label, False, str(exc)))
+            continue
+        if actual == expected:
+            checks.append(Check(label, True, f"account {actual}"))
+        else:
+            checks.append(Check(label, False, f"account {actual}, expected {expected}: fix the profile or the tfvars"))
+    return checks
+
+
+def run(name: str | None = None) -> int:
+    checks = terraform_checks()
+    for env_name in [name] if name else environments.names():
+        try:
+            env = environments.load(env_name)
+        except OpsError as exc:
+            checks.append(Check(f"{env_name}: files", False, str(exc)))
+            continue
+        checks.extend(environment_checks(env))
+    table = Table(title="doctor")
+    for column in ("check", "result", "detail / fix"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(check.name, "[green]pass[/]" if check.ok else "[red]fail[/]", check.detail)
+    ui.out.print(table)
+    return 0 if all(c.ok for c in checks) else 1

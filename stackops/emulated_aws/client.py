@@ -1,0 +1,64 @@
+"""A client for the emulator's own routes (health, ECS faults), for tests and `stackops.emulator`.
+
+Plain urllib: importing this does not import moto.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from stackops.emulated_aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
+
+
+def _call(endpoint: str, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - the endpoint is the emulator's http URL
+        endpoint.rstrip("/") + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error", exc.reason)
+        except ValueError:
+            message = exc.reason
+        raise ValueError(f"{method} {path}: {message}") from None
+
+
+def health(endpoint: str, timeout: float = 1.0) -> dict[str, Any] | None:
+    """The health record when `endpoint` is this emulator; None when nothing or something else answers."""
+    try:
+        answer = _call(endpoint, "GET", HEALTH_PATH, timeout=timeout)
+    except (OSError, ValueError):
+        return None
+    if isinstance(answer, dict) and answer.get("service") == SERVICE_MARK:
+        return answer
+    return None
+
+
+def add_faults(
+    endpoint: str,
+    *,
+    next_deployment: str | None = None,
+    next_task_exit_code: int | None = None,
+    next_task_never_starts: str | None = None,
+) -> dict[str, Any]:
+    """Queue one-shot ECS faults (see stackops.emulated_aws.ecs); returns every pending fault."""
+    faults = {
+        "next_deployment": next_deployment,
+        "next_task_exit_code": next_task_exit_code,
+        "next_task_never_starts": next_task_never_starts,
+    }
+    return _call(endpoint, "POST", FAULTS_PATH, {k: v for k, v in faults.items() if v is not None})
+
+
+def pending_faults(endpoint: str) -> dict[str, Any]:
+    return _call(endpoint, "GET", FAULTS_PATH)
+
+
+def clear_faults(endpoint: str) -> None:
+    _call(endpoint, "DELETE", FAULTS_PATH)

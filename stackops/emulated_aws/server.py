@@ -1,0 +1,84 @@
+"""moto's WSGI application with the ECS extension installed and a few `/_stack/` routes in front.
+
+Routes (JSON in and out):
+  GET    /_stack/health       {"service": "stackops-emulated-aws", "pid": ..., "moto": "5.2.5"}
+  GET    /_stack/ecs/faults   the pending ECS faults
+  POST   /_stack/ecs/faults   add faults, e.g. {"next_deployment": "rollback"}; returns the pending ones
+                              (400 with {"error": ...} for an unknown key or a wrong value)
+  DELETE /_stack/ecs/faults   drop every pending fault
+Every other path goes to moto unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from stackops.emulated_aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class StackRoutes:
+    """WSGI middleware: answers `/_stack/...` itself and passes everything else to moto."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/_stack/"):
+            return self.app(environ, start_response)
+        status, body = self._handle(environ.get("REQUEST_METHOD", "GET"), path.rstrip("/"), environ)
+        payload = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
+
+    @staticmethod
+    def _handle(method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
+        import moto
+
+        from stackops.emulated_aws.ecs import FAULTS
+
+        if path == HEALTH_PATH and method == "GET":
+            return "200 OK", {"service": SERVICE_MARK, "pid": os.getpid(), "moto": moto.__version__}
+        if path == FAULTS_PATH:
+            if method == "GET":
+                return "200 OK", FAULTS.pending()
+            if method == "DELETE":
+                FAULTS.clear()
+                return "200 OK", {}
+            if method == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                raw = environ["wsgi.input"].read(length) if length else b""
+                try:
+                    return "200 OK", FAULTS.add(json.loads(raw or b"{}"))
+                except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+                    return "400 Bad Request", {"error": str(exc)}
+            return "405 Method Not Allowed", {"error": f"{method} is not allowed on {path}"}
+        return "404 Not Found", {"error": f"no route {method} {path}"}
+
+
+def build_app() -> WSGIApp:
+    """moto's application (every service, routed by request) with the ECS extension installed."""
+    # moto reads this when an account's IAM backend is first created: set it before any request.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from stackops.emulated_aws import autoscaling, ecs, policies
+
+    ecs.install()
+    autoscaling.install()
+    policies.install()
+    return StackRoutes(DomainDispatcherApplication(create_backend_app))
+
+
+def make_server(host: str, port: int) -> Any:
+    """A threaded werkzeug server for the application (port 0 picks a free one); call serve_forever()."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server as werkzeug_server
+
+    os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs (SQS queues) from it
+    return werkzeug_server(host, port, build_app(), threaded=True, request_handler=MotoRequestHandler)

@@ -1,0 +1,526 @@
+"""The local ACME server of the emulated AWS: pebble, and a DNS bridge to the emulator's Route53.
+
+`start()` makes a throw-away certificate authority with `cryptography`, starts Let's Encrypt's
+`pebble` test server (RFC 8555) on HTTPS behind it, and starts a small DNS server (dnslib) that
+answers from the Route53 records of the emulated account. certbot and certbot-dns-route53 then run
+exactly the DNS-01 flow they run against Let's Encrypt and real Route53: the plugin writes the
+`_acme-challenge` TXT record to Route53, pebble resolves it through the bridge, certbot cleans it up.
+
+Files under `state_dir`:
+  pebble/ca.pem               the root certificate: the bundle certbot trusts (REQUESTS_CA_BUNDLE)
+  pebble/localhost.pem, pebble/localhost-key.pem   pebble's HTTPS certificate (127.0.0.1, localhost)
+  pebble/config.json          pebble's configuration (ports chosen free at start-up)
+  pebble/pebble.log           pebble's log
+  pebble/processes.json       pids and ports, read by `stop()`
+  dns.log                     the bridge's log, one line per query
+  dns-silent                  test switch: while this file exists the bridge answers NXDOMAIN to
+                              every query, so an ACME DNS-01 validation fails (checked per query)
+
+The root's private key only lives in memory during `start()`; pebble signs the certificates it
+issues with its own intermediate, regenerated at each start (pebble keeps no state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from stackops.errors import OpsError
+
+ROOT = Path(__file__).resolve().parent.parent
+PEBBLE = "pebble"
+SILENT_FLAG = "dns-silent"
+PROCESSES = "processes.json"
+# Let's Encrypt's lifetime, so the renewal rule (a third of the lifetime left) behaves as in production.
+CERT_VALIDITY = dt.timedelta(days=90)
+READY_TIMEOUT = 15.0
+# Quick and deterministic: no random validation sleeps, no injected bad nonces, and no reuse of a
+# valid authorization (each order validates again, so a DNS failure always shows).
+PEBBLE_ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
+
+
+# -- certificate authority ------------------------------------------------------------------------
+def _write_private(path: Path, data: bytes) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_bytes(data)
+
+
+def make_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """Write a new root CA and pebble's HTTPS certificate signed by it; return (ca, cert, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stackops local ACME root")])
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(root_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=825))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    ca_path, cert_path, key_path = (
+        folder / "ca.pem",
+        folder / "localhost.pem",
+        folder / "localhost-key.pem",
+    )
+    ca_path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    _write_private(
+        key_path,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
+    return ca_path, cert_path, key_path
+
+
+# -- processes ------------------------------------------------------------------------------------
+def free_port(udp_too: bool = False) -> int:
+    """A port free on 127.0.0.1 (for TCP, and for UDP too when asked)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            if not udp_too:
+                return port
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise OpsError("no free port on 127.0.0.1 for the local ACME server")
+
+
+def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as handle:
+        # A session of its own: the process outlives `inv local.up` and ignores its Ctrl-C.
+        return subprocess.Popen(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _gone(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
+        if done == pid:
+            return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: fall back to signal 0
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def _is_ours(pid: int, marker: str) -> bool:
+    """True when `pid` still runs the program we started (pids get reused)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return marker in cmdline
+
+
+def _terminate(pid: int, marker: str, timeout: float = 5.0) -> None:
+    if _gone(pid) or not _is_ours(pid, marker):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _gone(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not _gone(pid):
+        time.sleep(0.05)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+# -- start / stop ---------------------------------------------------------------------------------
+def start(state_dir: Path, environ: dict[str, str], profile: str, region: str) -> dict[str, Any]:
+    """Start pebble and the DNS bridge (stopping an earlier pair recorded in `state_dir` first).
+
+    `environ` points boto3 at the emulator (AWS_CONFIG_FILE, AWS_ENDPOINT_URL, ...); the bridge
+    reads Route53 of the account behind `profile` with it. Returns directory_url, ca_bundle,
+    pebble_pid, dns_pid and dns_port once both answer; raises OpsError otherwise.
+    """
+    state_dir = Path(state_dir)
+    stop(state_dir)
+    folder = state_dir / PEBBLE
+    folder.mkdir(parents=True, exist_ok=True)
+    (state_dir / SILENT_FLAG).unlink(missing_ok=True)
+    ca, cert, key = make_ca(folder)
+    acme_port, management_port, dns_port = free_port(), free_port(), free_port(udp_too=True)
+    config = folder / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "pebble": {
+                    "listenAddress": f"127.0.0.1:{acme_port}",
+                    "managementListenAddress": f"127.0.0.1:{management_port}",
+                    "certificate": str(cert),
+                    "privateKey": str(key),
+                    "httpPort": 5002,  # HTTP-01 / TLS-ALPN-01 only; DNS-01 is the challenge used here
+                    "tlsPort": 5001,
+                    "ocspResponderURL": "",
+                    "externalAccountBindingRequired": False,
+                    "certificateValidityPeriod": int(CERT_VALIDITY.total_seconds()),
+                }
+            },
+            indent=2,
+        )
+    )
+    if shutil.which("pebble") is None:
+        raise OpsError("pebble is not installed (it is Debian's `pebble` package): apt-get install pebble")
+    record: dict[str, int] = {"acme_port": acme_port, "management_port": management_port, "dns_port": dns_port}
+    dns_env = {**os.environ, **environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    dns = _spawn(
+        [sys.executable, "-m", "stackops.local_acme", "dns", "--port", str(dns_port),
+         "--state-dir", str(state_dir), "--profile", profile, "--region", region],
+        dns_env,
+        state_dir / "dns.log",
+    )  # fmt: skip
+    record["dns_pid"] = dns.pid
+    (folder / PROCESSES).write_text(json.dumps(record))
+    try:
+        pebble = _spawn(
+            ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns_port}"],
+            {**os.environ, **PEBBLE_ENV},
+            folder / "pebble.log",
+        )
+    except OSError as exc:
+        stop(state_dir)
+        raise OpsError(f"cannot start pebble: {exc}") from None
+    record["pebble_pid"] = pebble.pid
+    (folder / PROCESSES).write_text(json.dumps(record))
+    directory_url = f"https://127.0.0.1:{acme_port}/dir"
+    try:
+        _wait_ready(directory_url, ca, dns_port, pebble, dns, state_dir)
+    except OpsError:
+        stop(state_dir)
+        raise
+    return {
+        "directory_url": directory_url,
+        "ca_bundle": str(ca),
+        "pebble_pid": pebble.pid,
+        "dns_pid": dns.pid,
+        "dns_port": dns_port,
+    }
+
+
+def _wait_ready(
+    directory_url: str,
+    ca: Path,
+    dns_port: int,
+    pebble: subprocess.Popen[bytes],
+    dns: subprocess.Popen[bytes],
+    state_dir: Path,
+) -> None:
+    from dnslib import DNSRecord
+
+    context = ssl.create_default_context(cafile=str(ca))
+    pebble_ok = dns_ok = False
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline and not (pebble_ok and dns_ok):
+        if pebble.poll() is not None:
+            log = state_dir / PEBBLE / "pebble.log"
+            raise OpsError(f"pebble exited with code {pebble.returncode}: {_tail(log)} (see {log})")
+        if dns.poll() is not None:
+            log = state_dir / "dns.log"
+            raise OpsError(f"the DNS bridge exited with code {dns.returncode}: {_tail(log, 1)} (see {log})")
+        if not pebble_ok:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(directory_url, context=context, timeout=1) as response,  # noqa: S310
+            ):
+                pebble_ok = "newOrder" in json.loads(response.read())
+        if not dns_ok:
+            with contextlib.suppress(OSError):
+                DNSRecord.question("ready.stackops.invalid", "SOA").send("127.0.0.1", dns_port, timeout=0.5)
+                dns_ok = True
+        if not (pebble_ok and dns_ok):
+            time.sleep(0.05)
+    if not pebble_ok:
+        raise OpsError(f"pebble did not answer at {directory_url} in {READY_TIMEOUT:.0f} s "
+                       f"(see {state_dir / PEBBLE / 'pebble.log'})")  # fmt: skip
+    if not dns_ok:
+        raise OpsError(f"the DNS bridge did not answer on 127.0.0.1:{dns_port} in {READY_TIMEOUT:.0f} s "
+                       f"(see {state_dir / 'dns.log'})")  # fmt: skip
+
+
+def stop(state_dir: Path) -> None:
+    """Stop the pebble and DNS bridge processes recorded in `state_dir` (nothing if none)."""
+    record = Path(state_dir) / PEBBLE / PROCESSES
+    try:
+        processes = json.loads(record.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    for key, marker in (("pebble_pid", "pebble"), ("dns_pid", "stackops.local_acme")):
+        pid = processes.get(key)
+        if isinstance(pid, int) and pid > 0:
+            _terminate(pid, marker)
+    record.unlink(missing_ok=True)
+
+
+def set_silent(state_dir: Path, silent: bool) -> None:
+    """Make the DNS bridge answer NXDOMAIN to everything (True) or from Route53 again (False)."""
+    flag = Path(state_dir) / SILENT_FLAG
+    if silent:
+        flag.touch()
+    else:
+        flag.unlink(missing_ok=True)
+
+
+# -- the DNS bridge -------------------------------------------------------------------------------
+_OCTAL = re.compile(r"\\(\d{3})")
+
+
+def _fqdn(name: str) -> str:
+    """Lower-case, absolute, with Route53's octal escapes (`\\052` for `*`) decoded."""
+    name = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), name)
+    return name.lower().rstrip(".") + "."
+
+
+def _records(owner: str, rrset: dict[str, Any]) -> list[Any]:
+    from dnslib import RR
+
+    rrs: list[Any] = []
+    for record in rrset.get("ResourceRecords", []):  # alias records have none: not answered
+        line = f"{owner} {rrset.get('TTL', 300)} IN {rrset['Type']} {record['Value']}"
+        try:
+            rrs.extend(RR.fromZone(line))
+        except Exception:  # noqa: S112 -- a value dnslib cannot parse is left out, not fatal to the answer
+            continue
+    return rrs
+
+
+# moto 5.2.5 stores its default SOA value as the repr of a dict; answer a plain one instead.
+_DEFAULT_SOA = {"Type": "SOA", "TTL": 900, "ResourceRecords": [
+    {"Value": "ns-2048.awsdns-64.com. hostmaster.example.com. 1 7200 900 1209600 86400"}]}  # fmt: skip
+
+
+def answer(qname: str, qtype: str, zone_name: str, rrsets: list[dict[str, Any]]) -> tuple[str, list[Any], list[Any]]:
+    """Answer a query from one zone's Route53 record sets: (rcode, answers, authority).
+
+    Exact names first, then a wildcard at the closest parent; CNAMEs are followed inside the
+    zone. A name without the type answers NOERROR with the SOA; an unknown name NXDOMAIN.
+    """
+    zone = _fqdn(zone_name)
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for rrset in rrsets:
+        by_name.setdefault(_fqdn(rrset["Name"]), []).append(rrset)
+    soa = [r for r in by_name.get(zone, []) if r["Type"] == "SOA"]
+    authority = (_records(zone, soa[0]) if soa else []) or _records(zone, _DEFAULT_SOA)
+    answers: list[Any] = []
+    current = _fqdn(qname)
+    for _ in range(8):  # CNAME chain limit
+        sets = by_name.get(current)
+        if sets is None and not any(n.endswith("." + current) for n in by_name):
+            parent = current
+            while sets is None and parent != zone and "." in parent.rstrip("."):
+                parent = parent.split(".", 1)[1]
+                sets = by_name.get("*." + parent)
+        if sets is None:
+            if answers:
+                return "NOERROR", answers, []
+            exists = any(n.endswith("." + current) for n in by_name)
+            return ("NOERROR" if exists else "NXDOMAIN"), [], authority
+        matching = [r for r in sets if r["Type"] == qtype]
+        if matching:
+            for rrset in matching:
+                answers.extend(_records(current, rrset))
+            return "NOERROR", answers, []
+        cname = [r for r in sets if r["Type"] == "CNAME" and r.get("ResourceRecords")]
+        if not cname or qtype == "CNAME":
+            return "NOERROR", answers, ([] if answers else authority)
+        answers.extend(_records(current, cname[0]))
+        current = _fqdn(cname[0]["ResourceRecords"][0]["Value"])
+        if not (current == zone or current.endswith("." + zone)):
+            return "NOERROR", answers, []
+    return "NOERROR", answers, []
+
+
+class Route53Bridge:
+    """dnslib resolver answering from Route53, read on every query (records change mid-challenge)."""
+
+    def __init__(self, route53: Any, state_dir: Path) -> None:
+        self.route53 = route53
+        self.silent_flag = Path(state_dir) / SILENT_FLAG
+
+    def _zone_for(self, qname: str) -> Any:
+        # The same choice as `inv cert` makes (longest public zone reached by delegation), so the
+        # bridge sees the records where public DNS would.
+        from stackops.certs import choose_zone, delegation_checker, list_zones
+
+        return choose_zone(qname.rstrip("."), list_zones(self.route53), delegation_checker(self.route53))
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        from dnslib import QTYPE, RCODE
+
+        reply = request.reply()
+        qname, qtype = _fqdn(str(request.q.qname)), QTYPE.get(request.q.qtype)
+        if self.silent_flag.exists():
+            reply.header.rcode = RCODE.NXDOMAIN
+            _log(f"{qname} {qtype} NXDOMAIN (silent)")
+            return reply
+        try:
+            zone = self._zone_for(qname)
+            if zone is None:
+                rcode, answers, authority = "NXDOMAIN", [], []
+            else:
+                rrsets: list[dict[str, Any]] = []
+                paginator = self.route53.get_paginator("list_resource_record_sets")
+                for page in paginator.paginate(HostedZoneId=zone.id):
+                    rrsets.extend(page["ResourceRecordSets"])
+                rcode, answers, authority = answer(qname, str(qtype), zone.name, rrsets)
+        except Exception as exc:  # a bridge error must answer SERVFAIL, not kill the server
+            reply.header.rcode = RCODE.SERVFAIL
+            _log(f"{qname} {qtype} SERVFAIL {type(exc).__name__}: {exc}")
+            return reply
+        reply.header.rcode = getattr(RCODE, rcode)
+        reply.header.aa = 1
+        for rr in answers:
+            reply.add_answer(rr)
+        for rr in authority:
+            reply.add_auth(rr)
+        _log(f"{qname} {qtype} {rcode} answers={len(answers)}")
+        return reply
+
+
+def _log(message: str) -> None:
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%S.%fZ} {message}", flush=True)
+
+
+class _QuietLogger:
+    """dnslib's default logger prints every packet; the bridge logs one line per query itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "log_error":
+            return lambda handler, exc: _log(f"error: {exc}")
+        return lambda *args, **kwargs: None
+
+
+def serve_dns(port: int, state_dir: Path, profile: str, region: str, address: str = "127.0.0.1") -> None:
+    """Run the bridge on UDP and TCP `address:port` until terminated."""
+    import boto3
+    import botocore.exceptions
+    from botocore.config import Config
+    from dnslib.server import DNSServer
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except botocore.exceptions.ProfileNotFound as exc:
+        _log(f"error: {exc}")
+        sys.exit(2)
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2})
+    bridge = Route53Bridge(session.client("route53", config=config), state_dir)
+    udp = DNSServer(bridge, address=address, port=port, logger=_QuietLogger())
+    tcp = DNSServer(bridge, address=address, port=port, tcp=True, logger=_QuietLogger())
+    threading.Thread(target=tcp.start, daemon=True).start()
+    _log(f"DNS bridge on {address}:{port} (udp+tcp), Route53 of profile {profile}")
+    udp.start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m stackops.local_acme")
+    commands = parser.add_subparsers(dest="command", required=True)
+    dns = commands.add_parser("dns", help="run the DNS bridge answering from the emulator's Route53")
+    dns.add_argument("--port", type=int, required=True)
+    dns.add_argument("--address", default="127.0.0.1")
+    dns.add_argument("--state-dir", type=Path, required=True, help=f"holds the {SILENT_FLAG} switch")
+    dns.add_argument("--profile", required=True)
+    dns.add_argument("--region", required=True)
+    args = parser.parse_args(argv)
+    serve_dns(args.port, args.state_dir, args.profile, args.region, args.address)
+
+
+if __name__ == "__main__":
+    main()

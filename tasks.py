@@ -1,0 +1,311 @@
+"""Every operation on the exii stack, as invoke tasks. `inv --list` is the table of contents;
+`inv --help TASK` explains each flag. The logic lives in the `stackops` package."""
+
+from __future__ import annotations
+
+import functools
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from invoke import Collection, Exit, task
+
+from stackops import ui
+from stackops.errors import OpsError
+
+ENV_HELP = "environment name: a folder of environments/ (dev, prod, local); never guessed for dev or prod"
+YES_HELP = "do not ask for confirmation (automation); prod destroy still needs --confirm prod"
+
+
+def operation(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the package's errors into a one-line message and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            code = fn(*args, **kwargs)
+        except OpsError as exc:
+            raise Exit(f"error: {exc}", code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted", code=130) from None
+        if isinstance(code, int) and code:
+            raise Exit(code=code)
+
+    return wrapper
+
+
+# -- the embedded AWS ---------------------------------------------------------------------------
+
+
+@task(name="up")
+@operation
+def local_up(c):
+    """Start the emulated AWS (moto server), the local ACME server (pebble) and its DNS bridge."""
+    from stackops import emulator
+
+    status = emulator.start()
+    ui.out.print(f"emulated AWS at {status.endpoint}; accounts {status.accounts}")
+
+
+@task(name="down")
+@operation
+def local_down(c):
+    """Stop the emulated AWS and the local ACME server (their data is in memory and is lost)."""
+    from stackops import emulator
+
+    ui.out.print("stopped" if emulator.stop() else "the emulated AWS was not running")
+
+
+@task(name="status", help={"json": 'print {"endpoint": URL, "accounts": {"master": ID, "local": ID}}'})
+@operation
+def local_status(c, json=False):
+    """Show whether the emulated AWS runs, its endpoint and account ids (exit 1 when it is down)."""
+    import json as jsonlib
+
+    from stackops import emulator
+
+    status = emulator.status()
+    if status is None:
+        raise OpsError("the emulated AWS is not running: start it with inv local.up")
+    if json:
+        print(jsonlib.dumps(status.to_json()))
+    else:
+        ui.out.print(f"endpoint {status.endpoint}\naccounts {status.accounts}")
+
+
+# -- the state backend and the stack ------------------------------------------------------------
+
+
+@task(help={"env": ENV_HELP + " (its backend.hcl names the bucket and table)", "yes": YES_HELP})
+@operation
+def bootstrap(c, env="local", yes=False):
+    """Create or adopt the Terraform state bucket and lock table in the master account (tf-init/)."""
+    from stackops.bootstrap import bootstrap as run_bootstrap
+    from stackops.workflow import open_environment
+
+    run_bootstrap(open_environment(env, guard=False), yes=yes)
+
+
+@task(help={"env": ENV_HELP})
+@operation
+def plan(c, env=None):
+    """Plan the environment and show a summary of the changes (nothing is changed)."""
+    from stackops import workflow
+
+    workflow.plan(workflow.open_environment(env)).path.unlink(missing_ok=True)
+
+
+@task(help={"env": ENV_HELP, "yes": YES_HELP, "confirm": "type the environment's name non-interactively"})
+@operation
+def apply(c, env=None, yes=False, confirm=None):
+    """Plan, show the summary, confirm (prod: type its name), then apply exactly that plan."""
+    from stackops import workflow
+
+    workflow.apply(workflow.open_environment(env), yes=yes, typed=confirm)
+
+
+@task(help={"env": ENV_HELP, "yes": YES_HELP, "confirm": "the environment's name, typed (required for prod)"})
+@operation
+def destroy(c, env=None, yes=False, confirm=None):
+    """Destroy the environment's stack (the state backend stays). Prod needs its name typed."""
+    from stackops import workflow
+
+    workflow.apply(workflow.open_environment(env), yes=yes, typed=confirm, destroy=True)
+
+
+@task(help={"env": ENV_HELP, "json": "print the outputs as JSON"})
+@operation
+def output(c, env=None, json=False):
+    """Show the environment's Terraform outputs (URLs, cluster, services, database, buckets...)."""
+    import json as jsonlib
+
+    from stackops import workflow
+
+    values = workflow.outputs(workflow.open_environment(env))
+    if json:
+        print(jsonlib.dumps(values, indent=2, sort_keys=True))
+    else:
+        workflow.print_outputs(values)
+
+
+@task(help={"env": ENV_HELP})
+@operation
+def tf(c, env=None):
+    """Run any terraform command in the environment: inv tf --env E -- ARGS (what switch_environment.sh did)."""
+    from stackops import workflow
+
+    return workflow.passthrough(workflow.open_environment(env), shlex.split(c.remainder))
+
+
+@task(help={"env": ENV_HELP})
+@operation
+def drift(c, env=None):
+    """Exit 2 when live infrastructure differs from the code, 0 when it matches (for a scheduled job)."""
+    from stackops import workflow
+
+    return workflow.drift(workflow.open_environment(env))
+
+
+@task(help={"env": "check this environment too (profiles, credentials, placeholders); all when omitted"})
+@operation
+def doctor(c, env=None):
+    """Check Terraform, the provider source, profiles, credentials per account, and unset placeholders."""
+    from stackops import doctor as checks
+
+    return checks.run(env)
+
+
+# -- the main job -------------------------------------------------------------------------------
+
+
+@task
+@operation
+def up(c):
+    """Deploy the whole stack on the embedded AWS: emulator, state backend, secrets, apply, HTTPS. Idempotent."""
+    from stackops import commands
+
+    commands.up()
+
+
+# -- secrets and certificates -------------------------------------------------------------------
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "rotate": "rewrite the rotatable secrets (never the others)",
+        "refresh": "after rotating, roll the services that consume a rotated secret and wait",
+        "only": "only secrets whose name starts with this (short name or full /exii/<env>/ name)",
+        "dry_run": "show what would happen; write nothing",
+    }
+)
+@operation
+def secrets(c, env=None, rotate=False, refresh=False, only=None, dry_run=False):
+    """Create the catalogue's missing secrets (secrets.yaml) in Secrets Manager; rotate with --rotate."""
+    from stackops import commands, workflow
+
+    return commands.sync_secrets(
+        workflow.open_environment(env), rotate=rotate, refresh=refresh, only=only, dry_run=dry_run
+    )
+
+
+@task(
+    iterable=["domain"],
+    help={
+        "env": ENV_HELP + "; optional with --domain (the environment serving it is picked)",
+        "domain": "a name to certify (repeatable); default: the environment's frontend and backend hosts",
+        "renew_within": "renew when fewer than DAYS are left (default: a third of the lifetime)",
+        "force": "issue and re-import even when the certificate is still fresh",
+        "email": "ACME account e-mail for expiry notices",
+        "staging": "Let's Encrypt staging (untrusted certificates, generous limits) for real accounts",
+        "renew_all": "renew every certificate this tool manages in the environment that needs it (cron/CI)",
+        "yes": "apply without asking when the certificate ARN is new (an apply, so --yes is enough, prod included)",
+    },
+)
+@operation
+def cert(c, env=None, domain=None, renew_within=None, force=False, email=None, staging=False, renew_all=False,
+         yes=False):  # fmt: skip
+    """Issue or renew a certificate by DNS-01 (certbot + Route53), import it into ACM, attach it."""
+    from stackops import commands, workflow
+
+    domains = list(domain or [])
+    environment = workflow.open_environment(commands.pick_cert_environment(env, domains))
+    commands.certificate(
+        environment, domains, renew_all=renew_all, force=force, email=email, staging=staging, yes=yes,
+        renew_within=float(renew_within) if renew_within is not None else None,
+    )  # fmt: skip
+
+
+# -- ECS operations -----------------------------------------------------------------------------
+
+TIMEOUT_HELP = "seconds to wait for the rollout before failing (default 600)"
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "service": "only this service (default: every service in the Terraform outputs)",
+        "force": "start a new deployment even on the same revision (picks up rotated secrets)",
+        "timeout": TIMEOUT_HELP,
+        "keep": "task definition revisions kept per family after a successful rollout",
+    }
+)
+@operation
+def refresh(c, env=None, service=None, force=False, timeout=600, keep=5):
+    """Roll services onto the latest ACTIVE task definition revision and wait for the rollout."""
+    from stackops import commands, ecs, workflow
+
+    environment = workflow.open_environment(env)
+    results = ecs.refresh(
+        environment.session(), commands.ecs_layout(environment), service=service, force=force,
+        timeout=float(timeout), keep_revisions=int(keep),
+    )  # fmt: skip
+    ecs.print_results(results)
+    ecs.raise_on_failure(results)
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "service": "the service to deploy (concept or django)",
+        "image": "a full image reference (repo:tag, repo@sha256:...) or just a tag of the current repository",
+        "migrate": "run the migration with the new image first; the service is untouched if it fails",
+        "timeout": TIMEOUT_HELP,
+    }
+)
+@operation
+def deploy(c, env=None, service=None, image=None, migrate=False, timeout=600):
+    """Register a revision identical to the latest but for the image, then roll the service onto it."""
+    from stackops import commands, ecs, workflow
+
+    if not service or not image:
+        raise OpsError("both --service and --image are required")
+    environment = workflow.open_environment(env)
+    result = ecs.deploy(
+        environment.session(), commands.ecs_layout(environment), service, image, migrate=migrate,
+        timeout=float(timeout),
+    )  # fmt: skip
+    ecs.print_results([result])
+    ecs.raise_on_failure([result])
+
+
+@task(help={"env": ENV_HELP, "service": "the service to roll back", "timeout": TIMEOUT_HELP})
+@operation
+def rollback(c, env=None, service=None, timeout=600):
+    """Point a service back at the revision it ran before the last refresh or deploy, and wait."""
+    from stackops import commands, ecs, workflow
+
+    if not service:
+        raise OpsError("--service is required")
+    environment = workflow.open_environment(env)
+    result = ecs.rollback(environment.session(), commands.ecs_layout(environment), service, timeout=float(timeout))
+    ecs.print_results([result])
+    ecs.raise_on_failure([result])
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "command": "run this instead of the task definition's command (shell words)",
+        "timeout": "seconds to wait for the task to stop (default 600)",
+    }
+)
+@operation
+def migrate(c, env=None, command=None, timeout=600):
+    """Run the migration task once with the backend's network and secrets; exit 1 unless it exits 0."""
+    from stackops import commands, ecs, workflow
+
+    environment = workflow.open_environment(env)
+    result = ecs.migrate(
+        environment.session(), commands.ecs_layout(environment), command=commands.split_command(command),
+        timeout=float(timeout),
+    )  # fmt: skip
+    if not result.ok:
+        raise OpsError(f"migration failed: {result.detail}")
+    ui.out.print(f"migration succeeded: {result.detail}")
+
+
+ns = Collection(up, bootstrap, plan, apply, destroy, output, tf, drift, doctor)
+for operation_task in (secrets, cert, refresh, deploy, rollback, migrate):
+    ns.add_task(operation_task)
+ns.add_collection(Collection("local", local_up, local_down, local_status))
