@@ -7,4 +7,8 @@ terraform {
       version = "~> 5.100"
     }
   }
+
+  # `inv bootstrap` points this at .state/bootstrap/<master account>/terraform.tfstate and
+  # rebuilds it by import when it is missing.
+  backend "local" {}
 }
