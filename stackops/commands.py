@@ -11,6 +11,7 @@ from stackops.environments import Environment
 from stackops.errors import OpsError
 
 LOCAL = "local"
+UP_SUMMARY = ("urls", "load_balancer_dns_names", "certificate_arn", "database_endpoint", "hosted_zone")
 
 
 def ecs_layout(env: Environment) -> ecs.EcsLayout:
@@ -95,7 +96,8 @@ def up() -> None:
     sync_secrets(env)
     workflow.apply(env, yes=True)
     certificate(env, yes=True)
-    workflow.print_outputs(workflow.outputs(env))
+    workflow.print_outputs(workflow.outputs(env), only=UP_SUMMARY)
+    ui.out.print("All outputs: inv output --env local")
 
 
 def split_command(command: str | None) -> list[str] | None:

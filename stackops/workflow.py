@@ -134,11 +134,13 @@ def passthrough(env: Environment, args: Sequence[str]) -> int:
     return tf.run(args[0], *extra, *args[1:], check=False).returncode
 
 
-def print_outputs(values: dict[str, Any]) -> None:
+def print_outputs(values: dict[str, Any], only: Sequence[str] | None = None) -> None:
     table = Table(title="outputs")
     table.add_column("name")
     table.add_column("value", overflow="fold")
     for name, value in sorted(values.items()):
+        if only is not None and name not in only:
+            continue
         text = "\n".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
         table.add_row(name, text)
     ui.out.print(table)

@@ -71,8 +71,16 @@ resource "aws_lb_listener" "http" {
   protocol          = "HTTP"
 
   default_action {
-    type             = local.https_enabled ? "redirect" : "forward"
-    target_group_arn = local.https_enabled ? null : aws_lb_target_group.this.arn
+    type = local.https_enabled ? "redirect" : "forward"
+
+    dynamic "forward" {
+      for_each = local.https_enabled ? [] : [1]
+      content {
+        target_group {
+          arn = aws_lb_target_group.this.arn
+        }
+      }
+    }
 
     dynamic "redirect" {
       for_each = local.https_enabled ? [1] : []

@@ -1,0 +1,71 @@
+"""The Terratest shape: one emulated AWS and one applied `local` stack per test session.
+
+The stack is built by the README's own command (`inv up`) and shared by every test that only
+reads it, or that changes it and puts it back. Tests that break things (locks, signals) use
+small fixture roots of their own. Tests using the stack carry `xdist_group("stack")` so that
+with `pytest -n 2 --dist loadgroup` one worker builds it once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from stackops import emulator, environments
+from tests.conftest import run_inv
+
+
+@dataclass
+class LocalStack:
+    """The applied `local` environment: its outputs, the output of `inv up`, and AWS access."""
+
+    env: environments.Environment
+    outputs: dict[str, Any]
+    up: subprocess.CompletedProcess[str]
+    aws_environ: dict[str, str]
+
+    def session(self, *, master: bool = False) -> boto3.Session:
+        return self.env.session(master=master)
+
+    def client(self, service: str, *, master: bool = False) -> Any:
+        return self.session(master=master).client(service)
+
+    def aws_cli(self, *args: str, master: bool = False) -> Any:
+        """The AWS CLI against the emulator, JSON-decoded."""
+        profile = self.env.master_profile if master else self.env.profile
+        # A HOME of its own: the CLI caches assumed-role credentials under ~/.aws/cli/cache, and
+        # ones from an earlier emulator would land in moto's default account.
+        home = Path(os.environ["STACK_STATE_DIR"]) / "aws-cli-home"
+        environ = {**os.environ, **self.aws_environ, "AWS_PROFILE": profile, "HOME": str(home)}
+        result = subprocess.run(
+            ["aws", *args, "--output", "json"], env=environ, capture_output=True, text=True, check=True
+        )
+        return json.loads(result.stdout or "{}")
+
+
+@pytest.fixture(scope="session")
+def emulated_aws(isolated_state) -> Iterator[emulator.Status]:
+    status = emulator.start()
+    aws = emulator.environ()
+    os.environ.update(aws)  # boto3 in the tests reaches the emulator through the same variables
+    yield status
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def local_stack(emulated_aws) -> LocalStack:
+    up = run_inv("up", timeout=900)
+    assert up.returncode == 0, f"inv up failed:\n{up.stdout[-4000:]}\n{up.stderr[-4000:]}"
+    out = run_inv("output", "--env", "local", "--json")
+    assert out.returncode == 0, out.stderr
+    return LocalStack(
+        env=environments.load("local"), outputs=json.loads(out.stdout), up=up, aws_environ=emulator.environ()
+    )

@@ -1,0 +1,115 @@
+"""End-to-end on the emulated AWS, the Terratest shape: `inv up`, then assert what exists.
+
+Built once per session by the `local_stack` fixture (the README's own command)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run_inv
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+
+
+def test_network_as_planned(local_stack):
+    ec2 = local_stack.client("ec2")
+    vpc_id = local_stack.outputs["vpc_id"]
+    vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+    assert vpc["CidrBlock"] == "10.0.0.0/16"
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    by_tier: dict[str, set[tuple[str, str]]] = {}
+    for subnet in subnets:
+        tier = {t["Key"]: t["Value"] for t in subnet.get("Tags", [])}["Tier"]
+        by_tier.setdefault(tier, set()).add((subnet["CidrBlock"], subnet["AvailabilityZone"]))
+    assert by_tier == {
+        "public": {("10.0.1.0/24", "eu-west-2a"), ("10.0.2.0/24", "eu-west-2b")},
+        "private": {("10.0.101.0/24", "eu-west-2a"), ("10.0.102.0/24", "eu-west-2b")},
+        "database": {("10.0.201.0/24", "eu-west-2a"), ("10.0.202.0/24", "eu-west-2b")},
+    }
+    # The same facts through the AWS CLI, as an operator would check them.
+    cli = local_stack.aws_cli("ec2", "describe-nat-gateways", "--filter", f"Name=vpc-id,Values={vpc_id}")
+    assert len(cli["NatGateways"]) == 1  # nat_mode = "single" in environments/local
+
+
+def test_load_balancers_cluster_and_services(local_stack):
+    elbv2 = local_stack.client("elbv2")
+    balancers = {lb["LoadBalancerName"]: lb for lb in elbv2.describe_load_balancers()["LoadBalancers"]}
+    assert {"exii-local-concept", "exii-local-django"} <= set(balancers)
+    for lb in balancers.values():
+        assert lb["Scheme"] == "internet-facing"
+        described = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+        listeners = {item["Port"]: item for item in described}
+        # `inv up` ended with a certificate: HTTPS forwards, HTTP redirects.
+        assert listeners[443]["Certificates"][0]["CertificateArn"] == local_stack.outputs["certificate_arn"]
+        assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+
+    cluster = local_stack.outputs["ecs"]["cluster"]
+    described = local_stack.aws_cli(
+        "ecs", "describe-services", "--cluster", cluster, "--services", "exii-local-concept", "exii-local-django"
+    )
+    services = {s["serviceName"]: s for s in described["services"]}
+    assert set(services) == {"exii-local-concept", "exii-local-django"}
+    for service in services.values():
+        assert service["status"] == "ACTIVE"
+        assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
+        breaker = service["deploymentConfiguration"]["deploymentCircuitBreaker"]
+        assert breaker == {"enable": True, "rollback": True}
+
+
+def test_database_buckets_and_parameters(local_stack):
+    db = local_stack.client("rds").describe_db_instances(DBInstanceIdentifier="exii-local")["DBInstances"][0]
+    assert db["PubliclyAccessible"] is False
+    assert db["StorageEncrypted"] is True
+    assert local_stack.outputs["database_endpoint"].startswith(db["Endpoint"]["Address"])
+
+    s3 = local_stack.client("s3")
+    assert set(local_stack.outputs["bucket_names"]) == {"log", "staging", "trigger", "input", "model", "report"}
+    for purpose, bucket in local_stack.outputs["bucket_names"].items():
+        assert bucket == f"exii-local-{purpose}-{local_stack.env.account_id}"
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+
+    ssm = local_stack.client("ssm")
+    found = ssm.get_parameters_by_path(Path="/exii/local", Recursive=True)["Parameters"]
+    params = {p["Name"]: p["Value"] for p in found}
+    assert params["/exii/local/database/name"] == "app"
+    assert params["/exii/local/database/username"] == "postgres"
+    assert params["/exii/local/api-url"] == "https://api.exii.test"
+    assert params["/exii/local/buckets/trigger"] == local_stack.outputs["bucket_names"]["trigger"]
+    assert params["/exii/local/batch/cluster-name"] == "exii-local-batch"
+
+
+def test_state_lives_in_the_master_account(local_stack):
+    s3 = local_stack.client("s3", master=True)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="exii-terraform-state").get("Contents", [])]
+    assert "env:/local/exii/terraform.tfstate" in keys
+    table = local_stack.client("dynamodb", master=True).describe_table(TableName="terraform-locks")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
+
+
+def test_second_up_changes_nothing(local_stack):
+    again = run_inv("up")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Apply complete" not in again.stdout + again.stderr
+    assert "local: no changes" in again.stdout
+    assert "skipped" in again.stdout  # the certificate is still fresh
+
+
+def test_second_plan_is_empty(local_stack):
+    plan = run_inv("plan", "--env", "local")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "local: no changes" in plan.stdout
+
+
+def test_drift_detects_a_change_behind_terraforms_back(local_stack):
+    assert run_inv("drift", "--env", "local").returncode == 0
+    group = local_stack.outputs["ecs"]["log_group"]
+    local_stack.client("logs").put_retention_policy(logGroupName=group, retentionInDays=1)
+    try:
+        drift = run_inv("drift", "--env", "local")
+        assert drift.returncode == 2, drift.stdout + drift.stderr
+        assert "aws_cloudwatch_log_group" in drift.stdout
+    finally:
+        restored = run_inv("apply", "--env", "local", "--yes")
+        assert restored.returncode == 0, restored.stderr[-3000:]
+    assert run_inv("drift", "--env", "local").returncode == 0
