@@ -12,6 +12,12 @@ provider "aws" {
       ManagedBy   = "terraform"
     }
   }
+
+  # `inv refresh|deploy` record a service's previous revision in this tag (for `inv rollback`):
+  # it is the tooling's, not Terraform's, so a plan must neither show it nor remove it.
+  ignore_tags {
+    keys = ["stackops:previous-task-definition"]
+  }
 }
 
 locals {

@@ -33,6 +33,8 @@ from stackops.errors import OpsError
 from stackops.ui import err, out
 
 PREVIOUS_TAG = "stackops:previous-task-definition"
+# How often a rollout or a task is looked at: well inside ECS API rate limits, quick to notice.
+POLL_SECONDS = 2.0
 STARTED_BY = "stackops-migrate"
 _EVENT_SKEW = timedelta(seconds=5)  # service events a little older than our call still belong to it
 
@@ -547,7 +549,7 @@ def refresh(
     force: bool = False,
     timeout: float = 600,
     keep_revisions: int = 5,
-    poll: float = 5,
+    poll: float = POLL_SECONDS,
 ) -> list[RolloutResult]:
     """Move each service (or the named one) to the latest ACTIVE revision of its family and wait.
 
@@ -589,7 +591,7 @@ def refresh(
 
 
 def rollback(
-    session: boto3.Session, layout: EcsLayout, service: str, *, timeout: float = 600, poll: float = 5
+    session: boto3.Session, layout: EcsLayout, service: str, *, timeout: float = 600, poll: float = POLL_SECONDS
 ) -> RolloutResult:
     """Point the service back at the revision it ran before the last refresh/deploy, and wait.
 
@@ -639,7 +641,7 @@ def deploy(
     command: Sequence[str] | str | None = None,
     timeout: float = 600,
     keep_revisions: int = 5,
-    poll: float = 5,
+    poll: float = POLL_SECONDS,
 ) -> RolloutResult:
     """Register a copy of the family's latest revision with a new image and roll the service to it.
 
@@ -726,7 +728,7 @@ def migrate(
     *,
     command: Sequence[str] | str | None = None,
     timeout: float = 600,
-    poll: float = 5,
+    poll: float = POLL_SECONDS,
 ) -> MigrationResult:
     """Run the migrate family's latest revision once, wait for it to stop, show its logs.
 

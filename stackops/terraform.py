@@ -156,7 +156,7 @@ class Terraform:
         return [terraform_binary(), f"-chdir={self.root}", *args]
 
     def run(
-        self, *args: str, capture: bool = False, check: bool = True, workspace: bool = True
+        self, *args: str, capture: bool = False, check: bool = True, workspace: bool = True, quiet: bool = False
     ) -> subprocess.CompletedProcess[str]:
         """Run terraform; output streams live unless captured. Ctrl-C reaches Terraform once,
         so it stops gracefully and releases the state lock, and the caller exits 130."""
@@ -180,7 +180,7 @@ class Terraform:
         try:
             if capture:
                 out, stderr = process.communicate()
-                if process.returncode != 0:
+                if process.returncode != 0 and not quiet:
                     sys.stderr.write(stderr)
             else:
                 # Shown line by line as Terraform writes it, and kept to recognise a lock error.
@@ -269,5 +269,6 @@ class Terraform:
         return {name: item.get("value") for name, item in raw.items()}
 
     def state_resources(self) -> list[str]:
-        result = self.run("state", "list", capture=True, check=False)
+        # No state yet is a normal answer here (an empty list), not an error to show.
+        result = self.run("state", "list", capture=True, check=False, quiet=True)
         return [line for line in result.stdout.splitlines() if line.strip()]

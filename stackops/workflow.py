@@ -33,6 +33,20 @@ def open_environment(name: str | None, *, guard: bool = True) -> Environment:
     return env
 
 
+def stack(env: Environment) -> Terraform:
+    """The environment's stack, initialised; refuses with the fix when the state bucket is gone."""
+    from stackops.bootstrap import bucket_exists
+
+    if not bucket_exists(env.session(master=True).client("s3"), env.state_bucket):
+        raise OpsError(
+            f"the state bucket {env.state_bucket} does not exist in account {env.master_account_id}: "
+            f"run inv bootstrap --env {env.name} (if it held state, restore that first: a new bucket is empty)"
+        )
+    tf = Terraform(env)
+    tf.init()
+    return tf
+
+
 def print_plan_summary(env: Environment, plan: PlanResult, action: str = "apply") -> None:
     if not plan.has_changes or plan.summary is None:
         ui.out.print(f"[bold]{env.name}[/]: no changes; the infrastructure matches the code.")
@@ -64,8 +78,7 @@ def require_secrets(env: Environment) -> None:
 def plan(env: Environment, *, destroy: bool = False) -> PlanResult:
     if not destroy:
         require_secrets(env)
-    tf = Terraform(env)
-    tf.init()
+    tf = stack(env)
     result = tf.plan(destroy=destroy)
     print_plan_summary(env, result, "destroy" if destroy else "plan")
     return result
@@ -84,10 +97,12 @@ def apply(
     if destroy and env.is_production and typed is None and not sys.stdin.isatty():
         # Fail before planning: an automation run cannot type the name, and --yes alone is not enough.
         confirm(env, action, yes=yes, interactive=False)
+    if typed is not None and typed != env.name:
+        # A --confirm naming another environment can never be accepted: refuse before planning anything.
+        confirm(env, action, typed=typed)
     if not destroy:
         require_secrets(env)
-    tf = Terraform(env)
-    tf.init()
+    tf = stack(env)
     result = tf.plan(destroy=destroy)
     print_plan_summary(env, result, action)
     if not result.has_changes:
@@ -104,8 +119,7 @@ def apply(
 
 def drift(env: Environment) -> int:
     """0 when live infrastructure matches the code; 2 (for a scheduled job) when it differs."""
-    tf = Terraform(env)
-    tf.init()
+    tf = stack(env)
     # A full plan (refresh included) sees both changes made behind Terraform's back and code not yet applied.
     result = tf.plan()
     result.path.unlink(missing_ok=True)
@@ -114,8 +128,7 @@ def drift(env: Environment) -> int:
 
 
 def outputs(env: Environment) -> dict[str, Any]:
-    tf = Terraform(env)
-    tf.init()
+    tf = stack(env)
     values = tf.outputs()
     if not values:
         raise OpsError(f"{env.name} has no outputs yet: run inv apply --env {env.name} first")
@@ -126,8 +139,7 @@ def passthrough(env: Environment, args: Sequence[str]) -> int:
     """`inv tf --env E -- ARGS`: terraform in the environment's workspace; var-file added where it applies."""
     if not args:
         raise OpsError("nothing to run: inv tf --env ENV -- COMMAND [ARGS...]")
-    tf = Terraform(env)
-    tf.init()
+    tf = stack(env)
     extra = tf.var_args() if args[0] in ("plan", "apply", "destroy", "import", "console", "refresh", "validate") else []
     if args[0] == "validate":
         extra = []

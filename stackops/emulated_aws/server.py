@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,11 +27,17 @@ class StackRoutes:
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
+        # moto's backends are plain dicts and lists, not thread-safe: under Terraform's parallel
+        # requests, a security group's default egress rule was seen missing when the provider
+        # revoked it. One request at a time; each takes milliseconds.
+        self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_stack/"):
-            return self.app(environ, start_response)
+            with self.lock:
+                # moto builds the whole body inside the call; materialise it under the lock.
+                return list(self.app(environ, start_response))
         status, body = self._handle(environ.get("REQUEST_METHOD", "GET"), path.rstrip("/"), environ)
         payload = json.dumps(body).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])

@@ -1,0 +1,338 @@
+"""End to end on the applied `local` stack: `inv refresh`, `inv deploy`, `inv rollback` and
+`inv migrate` through the real command line, their failure paths through the emulator's ECS faults,
+and bad input refused before any change.
+
+Uses the session's shared stack (`local_stack`). Each test runs under `restored`: afterwards the
+services run the revision they ran before, revisions the test registered are deregistered, the
+rollback tag is put back and no fault is left pending.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from stackops.ecs import PREVIOUS_TAG
+from stackops.emulated_aws import client as faults
+from stackops.emulated_aws.ecs import CIRCUIT_BREAKER_REASON
+from tests.conftest import run_inv
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+
+SETTLE_TIMEOUT = 30.0
+
+
+def output_of(result) -> str:
+    return result.stdout + result.stderr
+
+
+def revision(arn: str) -> int:
+    return int(arn.rsplit(":", 1)[1])
+
+
+def table_row(stdout: str, service: str) -> str:
+    """The line of the `ECS services` table for one service."""
+    lines = [line for line in stdout.splitlines() if re.match(rf"^[│|]\s*{re.escape(service)}\s*[│|]", line)]
+    assert len(lines) == 1, f"no single row for {service} in:\n{stdout}"
+    return lines[0]
+
+
+class Ecs:
+    """The stack's ECS, read with boto3 (what the assertions compare against)."""
+
+    def __init__(self, local_stack) -> None:
+        self.client = local_stack.client("ecs")
+        self.layout = local_stack.outputs["ecs"]
+        self.cluster = self.layout["cluster"]
+
+    def name(self, key: str) -> str:
+        return self.layout["services"][key]["name"]
+
+    def family(self, key: str) -> str:
+        return self.layout["migrate"]["family"] if key == "migrate" else self.layout["services"][key]["family"]
+
+    @property
+    def families(self) -> list[str]:
+        return [self.family(key) for key in (*self.layout["services"], "migrate")]
+
+    def service(self, key: str) -> dict[str, Any]:
+        described = self.client.describe_services(cluster=self.cluster, services=[self.name(key)], include=["TAGS"])
+        return described["services"][0]
+
+    @staticmethod
+    def primary(service: dict[str, Any]) -> dict[str, Any]:
+        return next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+
+    @staticmethod
+    def tag(service: dict[str, Any], key: str) -> str | None:
+        return next((t["value"] for t in service.get("tags") or [] if t["key"] == key), None)
+
+    def revisions(self, family: str, status: str = "ACTIVE") -> list[str]:
+        arns = self.client.list_task_definitions(familyPrefix=family, status=status)["taskDefinitionArns"]
+        return sorted((a for a in arns if a.rsplit("/", 1)[1].rpartition(":")[0] == family), key=revision)
+
+    def all_revisions(self, family: str) -> list[str]:
+        return sorted(self.revisions(family) + self.revisions(family, "INACTIVE"), key=revision)
+
+    def task_definition(self, arn: str) -> dict[str, Any]:
+        return self.client.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+
+    def steady(self, key: str) -> dict[str, Any]:
+        """Wait for one COMPLETED deployment that runs every desired task; return the service."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            service = self.service(key)
+            primary = self.primary(service)
+            if (
+                len(service["deployments"]) == 1
+                and primary["rolloutState"] == "COMPLETED"
+                and primary["runningCount"] == primary["desiredCount"]
+            ):
+                return service
+            assert time.monotonic() < deadline, f"{key} not steady: {service['deployments']}"
+            time.sleep(0.3)
+
+    def register_copy(self, key: str, change) -> str:
+        """Register a copy of the family's latest revision with `change(params)` applied (an
+        application pipeline pushing a revision); return its ARN."""
+        response = self.client.describe_task_definition(taskDefinition=self.family(key), include=["TAGS"])
+        accepted = self.client.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
+        params = {k: copy.deepcopy(v) for k, v in response["taskDefinition"].items() if k in accepted and v}
+        if response.get("tags"):
+            params["tags"] = response["tags"]
+        change(params)
+        return self.client.register_task_definition(**params)["taskDefinition"]["taskDefinitionArn"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    task_definitions: dict[str, str]  # service key -> the revision it runs
+    previous_tags: dict[str, str | None]
+    deployments: dict[str, str]  # service key -> PRIMARY deployment id
+    revisions: dict[str, list[str]]  # family -> every revision, ACTIVE and INACTIVE
+
+
+def snapshot(ecs: Ecs) -> Snapshot:
+    services = {key: ecs.service(key) for key in ecs.layout["services"]}
+    return Snapshot(
+        task_definitions={key: s["taskDefinition"] for key, s in services.items()},
+        previous_tags={key: ecs.tag(s, PREVIOUS_TAG) for key, s in services.items()},
+        deployments={key: ecs.primary(s)["id"] for key, s in services.items()},
+        revisions={family: ecs.all_revisions(family) for family in ecs.families},
+    )
+
+
+def restore(ecs: Ecs, before: Snapshot) -> None:
+    for key, task_definition in before.task_definitions.items():
+        service = ecs.service(key)
+        primary = ecs.primary(service)
+        settled = len(service["deployments"]) == 1 and primary["rolloutState"] == "COMPLETED"
+        if service["taskDefinition"] != task_definition or not settled:
+            ecs.client.update_service(
+                cluster=ecs.cluster, service=ecs.name(key), taskDefinition=task_definition, forceNewDeployment=True
+            )
+            ecs.steady(key)
+        tag = ecs.tag(ecs.service(key), PREVIOUS_TAG)
+        if tag != before.previous_tags[key]:
+            if before.previous_tags[key] is None:
+                ecs.client.untag_resource(resourceArn=service["serviceArn"], tagKeys=[PREVIOUS_TAG])
+            else:
+                ecs.client.tag_resource(
+                    resourceArn=service["serviceArn"], tags=[{"key": PREVIOUS_TAG, "value": before.previous_tags[key]}]
+                )
+    for family, known in before.revisions.items():
+        for arn in set(ecs.revisions(family)) - set(known):
+            ecs.client.deregister_task_definition(taskDefinition=arn)
+
+
+@pytest.fixture
+def ecs(local_stack) -> Ecs:
+    return Ecs(local_stack)
+
+
+@pytest.fixture(autouse=True)
+def restored(ecs, emulated_aws) -> Iterator[Snapshot]:
+    for key in ecs.layout["services"]:
+        ecs.steady(key)
+    before = snapshot(ecs)
+    yield before
+    faults.clear_faults(emulated_aws.endpoint)
+    restore(ecs, before)
+
+
+@pytest.fixture
+def endpoint(emulated_aws) -> Iterator[str]:
+    """The emulator's endpoint for fault injection; faults are cleared however the test ends."""
+    faults.clear_faults(emulated_aws.endpoint)
+    try:
+        yield emulated_aws.endpoint
+    finally:
+        faults.clear_faults(emulated_aws.endpoint)
+
+
+# -- refresh ----------------------------------------------------------------------------------------
+def test_refresh_rolls_a_pushed_revision(ecs, restored):
+    running = ecs.steady("django")["taskDefinition"]
+    n = revision(running)
+    assert running == ecs.revisions(ecs.family("django"))[-1]  # the latest runs
+
+    def release(params: dict[str, Any]) -> None:
+        container = params["containerDefinitions"][0]
+        container["environment"] = [
+            {"name": e["name"], "value": "release-2" if e["name"] == "STAGE" else e["value"]}
+            for e in container["environment"]
+        ]
+
+    pushed = ecs.register_copy("django", release)
+    assert revision(pushed) == n + 1
+
+    result = run_inv("refresh", "--env", "local", "--service", "django")
+    assert result.returncode == 0, output_of(result)
+    row = table_row(result.stdout, "django")
+    assert f"{n} -> {n + 1}" in row and "updated" in row
+    service = ecs.steady("django")
+    assert service["taskDefinition"] == pushed
+    assert ecs.tag(service, PREVIOUS_TAG) == running  # what `inv rollback` goes back to
+    stage = {
+        e["name"]: e["value"]
+        for e in ecs.task_definition(service["taskDefinition"])["containerDefinitions"][0]["environment"]
+    }["STAGE"]
+    assert stage == "release-2"
+    assert ecs.service("concept")["taskDefinition"] == restored.task_definitions["concept"]  # only django
+
+    # Everything already runs the latest revision: nothing to do.
+    deployments = {key: ecs.primary(ecs.service(key))["id"] for key in ecs.layout["services"]}
+    again = run_inv("refresh", "--env", "local")
+    assert again.returncode == 0, output_of(again)
+    for key in ecs.layout["services"]:
+        assert "unchanged" in table_row(again.stdout, key)
+        assert ecs.primary(ecs.service(key))["id"] == deployments[key]
+    assert ecs.service("django")["taskDefinition"] == pushed
+
+    # The rollback record is the tooling's: Terraform sees no drift after a refresh.
+    drift = run_inv("drift", "--env", "local")
+    assert drift.returncode == 0, output_of(drift)[-3000:]
+
+
+def test_forced_refresh_starts_a_new_deployment_on_the_same_revision(ecs, restored):
+    result = run_inv("refresh", "--env", "local", "--service", "concept", "--force")
+    assert result.returncode == 0, output_of(result)
+    assert "forced" in table_row(result.stdout, "concept")
+    service = ecs.steady("concept")
+    assert ecs.primary(service)["id"] != restored.deployments["concept"]
+    assert service["taskDefinition"] == restored.task_definitions["concept"]
+    assert ecs.all_revisions(ecs.family("concept")) == restored.revisions[ecs.family("concept")]
+
+
+# -- deploy and rollback ----------------------------------------------------------------------------
+def test_deploy_an_image_then_roll_back(ecs, restored):
+    family = ecs.family("concept")
+    old_arn = restored.task_definitions["concept"]
+    old = ecs.task_definition(old_arn)
+    old_image = old["containerDefinitions"][0]["image"]
+    repository = old_image.rsplit(":", 1)[0]
+
+    deployed = run_inv("deploy", "--env", "local", "--service", "concept", "--image", "v2")
+    assert deployed.returncode == 0, output_of(deployed)
+    service = ecs.steady("concept")
+    new_arn = service["taskDefinition"]
+    assert new_arn == ecs.revisions(family)[-1]
+    assert revision(new_arn) == revision(restored.revisions[family][-1]) + 1
+    row = table_row(deployed.stdout, "concept")
+    assert f"{revision(old_arn)} -> {revision(new_arn)}" in row and "updated" in row
+
+    new = ecs.task_definition(new_arn)
+    assert new["containerDefinitions"][0]["image"] == f"{repository}:v2"
+    without_images = [
+        [{k: v for k, v in c.items() if k != "image"} for c in td["containerDefinitions"]] for td in (old, new)
+    ]
+    assert without_images[0] == without_images[1]  # only the image differs
+    for field in ("cpu", "memory", "networkMode", "executionRoleArn", "taskRoleArn", "requiresCompatibilities"):
+        assert new.get(field) == old.get(field), field
+    assert ecs.tag(service, PREVIOUS_TAG) == old_arn
+
+    rolled = run_inv("rollback", "--env", "local", "--service", "concept")
+    assert rolled.returncode == 0, output_of(rolled)
+    row = table_row(rolled.stdout, "concept")
+    assert f"{revision(new_arn)} -> {revision(old_arn)}" in row and "reverted" in row
+    service = ecs.steady("concept")
+    assert service["taskDefinition"] == old_arn
+    assert ecs.tag(service, PREVIOUS_TAG) == new_arn  # a second rollback would undo this one
+
+
+# -- migrate --------------------------------------------------------------------------------------------
+def test_migrate_prints_the_task_log(ecs, local_stack):
+    result = run_inv("migrate", "--env", "local")
+    assert result.returncode == 0, output_of(result)
+    assert "migration succeeded: all essential containers exited 0" in result.stdout
+    task_id = re.search(r"migrate: started task ([0-9a-f-]{36})", result.stderr)
+    assert task_id, result.stderr
+    migrate = ecs.layout["migrate"]
+    stream = f"{migrate['container']}/{migrate['container']}/{task_id[1]}"
+    events = local_stack.client("logs").get_log_events(
+        logGroupName=ecs.layout["log_group"], logStreamName=stream, startFromHead=True
+    )["events"]
+    lines = [e["message"] for e in events]
+    assert lines[0] == f"emulated task {migrate['family']} started"
+    assert lines[-1] == "exit 0"
+    for line in lines:  # every line the task logged is shown to the user
+        assert f"| {line}" in result.stderr
+    assert "manage.py migrate" in result.stderr
+    task = ecs.client.describe_tasks(cluster=ecs.cluster, tasks=[task_id[1]])["tasks"][0]
+    assert task["lastStatus"] == "STOPPED"
+    assert task["taskDefinitionArn"] == ecs.revisions(migrate["family"])[-1]
+
+
+# -- failure paths ----------------------------------------------------------------------------------
+def test_refresh_reports_the_circuit_breaker_rollback(ecs, restored, endpoint):
+    faults.add_faults(endpoint, next_deployment="rollback")
+    result = run_inv("refresh", "--env", "local", "--service", "django", "--force")
+    assert result.returncode == 1, output_of(result)
+    assert "rolled back" in table_row(result.stdout, "django")
+    assert CIRCUIT_BREAKER_REASON.rstrip(".") in result.stderr  # the error line names ECS's reason
+    assert "error: django: rolled back" in result.stderr
+    assert "Traceback" not in output_of(result)
+    assert ecs.steady("django")["taskDefinition"] == restored.task_definitions["django"]
+
+
+def test_migrate_fails_on_a_non_zero_exit(endpoint):
+    faults.add_faults(endpoint, next_task_exit_code=3)
+    result = run_inv("migrate", "--env", "local")
+    assert result.returncode == 1, output_of(result)
+    assert "error: migration failed: container migrate exited 3" in result.stderr
+    assert "| exit 3" in result.stderr
+    assert faults.pending_faults(endpoint) == {}  # the task consumed it
+
+
+def test_refresh_times_out_on_a_stuck_deployment(ecs, restored, endpoint):
+    faults.add_faults(endpoint, next_deployment="stuck")
+    started = time.monotonic()
+    result = run_inv("refresh", "--env", "local", "--service", "django", "--force", "--timeout", "3")
+    assert result.returncode == 1, output_of(result)
+    assert time.monotonic() - started < 60
+    assert "timed out" in table_row(result.stdout, "django")
+    assert "error: django: timed out: not steady after 3s" in result.stderr
+    assert ecs.primary(ecs.service("django"))["rolloutState"] == "IN_PROGRESS"  # left as ECS has it
+
+
+# -- bad input --------------------------------------------------------------------------------------
+def test_refresh_of_an_unknown_service_changes_nothing(ecs, restored):
+    result = run_inv("refresh", "--env", "local", "--service", "nope")
+    assert result.returncode == 1, output_of(result)
+    assert "error: unknown service 'nope' in env local: known services are concept, django" in result.stderr
+    assert "Traceback" not in output_of(result)
+    assert snapshot(ecs) == restored
+
+
+def test_deploy_of_a_malformed_image_is_refused_before_any_change(ecs, restored):
+    result = run_inv("deploy", "--env", "local", "--service", "django", "--image", "UPPER CASE::bad")
+    assert result.returncode == 1, output_of(result)
+    assert "'UPPER CASE::bad' is not an image reference or tag" in result.stderr
+    assert "Traceback" not in output_of(result)
+    assert snapshot(ecs) == restored  # no revision registered, no deployment, no tag
