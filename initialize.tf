@@ -226,7 +226,7 @@ variable "queues" {
 }
 
 variable "buckets" {
-  description = "Application buckets by purpose; each is <project>-<stage>-<purpose>-<account_id>."
+  description = "Application buckets by purpose; each is <project>-<stage>-<purpose>-<account_id>. A log bucket, the target of the others' access logs, always exists."
   type        = set(string)
   default     = ["log", "staging", "trigger", "input", "model", "report"]
 }

@@ -55,7 +55,7 @@ output "database_endpoint" {
 
 output "bucket_names" {
   description = "Application bucket names by purpose."
-  value       = { for purpose, bucket in module.bucket : purpose => bucket.id }
+  value       = { for purpose, bucket in local.buckets : purpose => bucket.id }
 }
 
 output "queue_urls" {

@@ -29,13 +29,13 @@ data "aws_iam_policy_document" "django_task" {
   statement {
     sid       = "ListOwnBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [for bucket in module.bucket : bucket.arn]
+    resources = [for bucket in local.buckets : bucket.arn]
   }
 
   statement {
     sid       = "ReadWriteOwnObjects"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = [for bucket in module.bucket : "${bucket.arn}/*"]
+    resources = [for bucket in local.buckets : "${bucket.arn}/*"]
   }
 
   statement {

@@ -87,8 +87,11 @@ def summarise(raw: dict[str, Any]) -> Plan:
 
 def run_plan(root: Path, env: dict[str, str], var_file: Path | None = None) -> Plan:
     tf = tftest.TerraformTest(tfdir=root, binary=terraform_binary(), env=env)
-    tf.setup(upgrade=False, output=False)
-    result = tf.plan(output=True, tf_var_file=str(var_file) if var_file else None)
+    try:
+        tf.setup(upgrade=False, output=False)
+        result = tf.plan(output=True, tf_var_file=str(var_file) if var_file else None)
+    except tftest.TerraformTestError as error:  # its message repeats the whole plan; stderr says why
+        raise AssertionError(f"terraform failed in {root}:{error.args[-1]}") from None
     return summarise(result._raw)
 
 
@@ -147,7 +150,29 @@ def plan_instances(module: str, instances: dict[str, dict[str, Any]], workdir: P
     return _split(whole, instances, outputs)
 
 
-MOCKED_APPLY = 'mock_provider "aws" {}\n\nrun "apply" {\n  command = apply\n}\n'
+# Mocked values must still look like what the provider validates: policy JSON, ARNs.
+MOCKED_APPLY = """mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mocked"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-2:123456789012:log-group:mocked"
+    }
+  }
+}
+
+run "apply" {
+  command = apply
+}
+"""
 
 
 def apply_mocked(module: str, instances: dict[str, dict[str, Any]], workdir: Path) -> dict[str, Plan]:
@@ -168,11 +193,13 @@ def apply_mocked(module: str, instances: dict[str, dict[str, Any]], workdir: Pat
     test = run([terraform_binary(), "test", "-json", "-verbose", "-no-color"])
     messages = [json.loads(line) for line in test.stdout.splitlines() if line.startswith("{")]
     states = [m["test_state"] for m in messages if m.get("type") == "test_state"]
-    assert test.returncode == 0 and states, test.stdout + test.stderr
+    problems = [m["@message"] for m in messages if m.get("type") == "diagnostic"]
+    assert test.returncode == 0 and states, "\n".join(problems) or test.stderr
+    state = {k: v for k, v in states[-1].items() if k != "provider_schemas"}  # 15 MB of no interest
     resources: dict[str, dict[str, Any]] = {}
-    _walk(states[-1].get("root_module", {}), resources)
-    whole = Plan(resources, Counter(), {}, raw=states[-1])
-    outputs = {k: v.get("value") for k, v in states[-1].get("outputs", {}).items()}
+    _walk(state.get("root_module", {}), resources)
+    whole = Plan(resources, Counter(), {}, raw=state)
+    outputs = {k: v.get("value") for k, v in state.get("outputs", {}).items()}
     return _split(whole, instances, outputs)
 
 

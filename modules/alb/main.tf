@@ -11,6 +11,7 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "web" {
+  #checkov:skip=CKV_AWS_260:a public web endpoint; port 80 only redirects to HTTPS once a certificate exists
   for_each = toset(["80", "443"])
 
   security_group_id = aws_security_group.this.id
@@ -31,6 +32,9 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
 }
 
 resource "aws_lb" "this" {
+  #checkov:skip=CKV_AWS_150:deletion protection is an input (deletion_protection), on in prod
+  #checkov:skip=CKV2_AWS_28:no WAF in this product yet; invalid headers are dropped and TLS 1.3 is enforced
+  #checkov:skip=CKV_AWS_91:access logs are an input (access_logs_bucket); the log bucket needs an ELB delivery policy first
   name               = var.name
   load_balancer_type = "application"
   internal           = false
@@ -51,6 +55,7 @@ resource "aws_lb" "this" {
 }
 
 resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378:TLS ends at the load balancer; targets are in private subnets and admit only its security group
   name        = var.name
   port        = var.target_port
   protocol    = "HTTP"

@@ -34,6 +34,11 @@ variable "log_retention_days" {
 variable "execution_secret_arns" {
   description = "Secrets Manager ARNs the task execution role may read to inject into containers (exactly these)."
   type        = list(string)
+
+  validation {
+    condition     = length(var.execution_secret_arns) > 0
+    error_message = "execution_secret_arns is empty: IAM rejects a policy statement without resources."
+  }
 }
 
 variable "task_role_policies" {

@@ -24,9 +24,57 @@ resource "aws_vpc" "this" {
   tags = { Name = var.name }
 }
 
+# Flow logs: who talked to what, for incident review.
+resource "aws_cloudwatch_log_group" "flow_logs" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest already; a customer key adds cost, not protection here
+  #checkov:skip=CKV_AWS_338:retention is an input (flow_log_retention_days), sized per environment
+  name              = "/vpc/${var.name}/flow-logs"
+  retention_in_days = var.flow_log_retention_days
+}
+
+data "aws_iam_policy_document" "flow_logs_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "flow_logs_write" {
+  statement {
+    sid       = "WriteFlowLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow_logs.arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "flow_logs" {
+  name               = "${var.name}-vpc-flow-logs"
+  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+}
+
+resource "aws_iam_role_policy" "flow_logs" {
+  name   = "write-flow-logs"
+  role   = aws_iam_role.flow_logs.id
+  policy = data.aws_iam_policy_document.flow_logs_write.json
+}
+
+resource "aws_flow_log" "this" {
+  vpc_id          = aws_vpc.this.id
+  traffic_type    = "ALL"
+  log_destination = aws_cloudwatch_log_group.flow_logs.arn
+  iam_role_arn    = aws_iam_role.flow_logs.arn
+}
+
 # The default security group is left with no rules so nothing can use it by accident.
 resource "aws_default_security_group" "this" {
   vpc_id = aws_vpc.this.id
+
+  # Explicitly empty, so a rule added by hand is removed by the next apply.
+  ingress = []
+  egress  = []
 
   tags = { Name = "${var.name}-default-unused" }
 }

@@ -43,6 +43,11 @@ output "db_subnet_group_name" {
   value       = aws_db_subnet_group.this.name
 }
 
+output "flow_log_group_name" {
+  description = "CloudWatch log group of the VPC flow logs."
+  value       = aws_cloudwatch_log_group.flow_logs.name
+}
+
 output "network_acl_ids" {
   description = "IDs of the network ACLs by tier."
   value       = { for tier, acl in aws_network_acl.this : tier => acl.id }

@@ -49,6 +49,12 @@ variable "nat_mode" {
   }
 }
 
+variable "flow_log_retention_days" {
+  description = "Days the VPC flow logs are kept."
+  type        = number
+  default     = 30
+}
+
 variable "nacl_rules" {
   description = "Network ACL rules per tier (public, private, database), each with inbound and outbound lists of {rule_number, protocol, from_port, to_port, cidr_block, rule_action, icmp_type?, icmp_code?}."
   type = map(object({

@@ -18,6 +18,10 @@ resource "aws_vpc_security_group_ingress_rule" "postgres" {
 }
 
 resource "aws_db_instance" "this" {
+  #checkov:skip=CKV_AWS_157:multi_az is an input, on in prod (environments/prod); dev and local run one instance
+  #checkov:skip=CKV_AWS_353:Performance Insights is unavailable on the micro/small classes used; enable with a larger class
+  #checkov:skip=CKV_AWS_118:enhanced monitoring needs a monitoring role and costs per instance; CloudWatch metrics suffice at this size
+  #checkov:skip=CKV2_AWS_30:statement logging would write SQL with personal data to logs; the postgresql log is exported
   identifier     = var.identifier
   engine         = "postgres"
   engine_version = var.engine_version
@@ -44,5 +48,7 @@ resource "aws_db_instance" "this" {
   skip_final_snapshot       = var.skip_final_snapshot
   final_snapshot_identifier = var.skip_final_snapshot ? null : "${var.identifier}-final"
 
-  auto_minor_version_upgrade = true
+  auto_minor_version_upgrade          = true
+  iam_database_authentication_enabled = true
+  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
 }

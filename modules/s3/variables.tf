@@ -8,6 +8,12 @@ variable "bucket" {
   }
 }
 
+variable "access_log_bucket" {
+  description = "Bucket receiving this bucket's server access logs; null for the log bucket itself."
+  type        = string
+  default     = null
+}
+
 variable "versioning" {
   description = "Keep every version of every object (recover from overwrites and deletes)."
   type        = bool

@@ -1,0 +1,50 @@
+"""Plan assertions for modules/ecr: scanned, encrypted repositories that keep the newest N images."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import pytest
+
+from tests.planner import Plan, once_per_session, plan_instances
+
+INSTANCES = {
+    "default": {"names": ["concept", "django"]},  # keep_images defaults to 30
+    "keep5": {"names": ["migrate"], "keep_images": 5},
+}
+KEEP = {"default": 30, "keep5": 5}
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory) -> dict[str, Plan]:
+    return once_per_session(tmp_path_factory, "ecr", partial(plan_instances, "ecr", INSTANCES))
+
+
+def lifecycle_rules(plan: Plan, name: str) -> list[dict]:
+    policy = plan.resources[f'aws_ecr_lifecycle_policy.this["{name}"]']
+    assert policy["repository"] == name
+    return json.loads(policy["policy"])["rules"]
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_one_scanned_encrypted_repository_per_name(plans, instance):
+    repositories = plans[instance].of_type("aws_ecr_repository")
+    assert sorted(r["name"] for r in repositories.values()) == sorted(INSTANCES[instance]["names"])
+    for repository in repositories.values():
+        assert repository["image_scanning_configuration"] == [{"scan_on_push": True}]
+        assert repository["encryption_configuration"][0]["encryption_type"] == "KMS"
+        assert repository["force_delete"] is False  # never lose images by an apply
+        assert repository["image_tag_mutability"] == "MUTABLE"  # the pipelines push :latest
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_lifecycle_keeps_the_newest_n_images(plans, instance):
+    for name in INSTANCES[instance]["names"]:
+        [rule] = lifecycle_rules(plans[instance], name)
+        assert rule["selection"] == {
+            "tagStatus": "any",
+            "countType": "imageCountMoreThan",
+            "countNumber": KEEP[instance],
+        }
+        assert rule["action"] == {"type": "expire"}

@@ -1,0 +1,62 @@
+"""Plan assertions for modules/s3: private, encrypted, versioned buckets reachable only over TLS."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+
+from tests.planner import Plan, once_per_session, plan_instances
+
+INSTANCES = {
+    "versioned": {"bucket": "exii-test-uploads"},  # versioning and 90-day expiry are the defaults
+    "unversioned": {"bucket": "exii-test-scratch", "versioning": False, "noncurrent_version_expiration_days": 30},
+}
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory) -> dict[str, Plan]:
+    return once_per_session(tmp_path_factory, "s3", partial(plan_instances, "s3", INSTANCES))
+
+
+@pytest.mark.parametrize(("instance", "status"), [("versioned", "Enabled"), ("unversioned", "Suspended")])
+def test_versioning_follows_the_input(plans, instance, status):
+    assert plans[instance].one("aws_s3_bucket")["bucket"] == INSTANCES[instance]["bucket"]
+    assert plans[instance].one("aws_s3_bucket_versioning")["versioning_configuration"] == [{"status": status}]
+
+
+@pytest.mark.parametrize(("instance", "days"), [("versioned", 90), ("unversioned", 30)])
+def test_old_versions_and_abandoned_uploads_expire(plans, instance, days):
+    [rule] = plans[instance].one("aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert rule["status"] == "Enabled"
+    assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] == days
+    assert rule["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 7}]
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_encrypted_private_and_owner_enforced(plans, instance):
+    plan = plans[instance]
+    [rule] = plan.one("aws_s3_bucket_server_side_encryption_configuration")["rule"]
+    assert rule["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "AES256"
+    block = plan.one("aws_s3_bucket_public_access_block")
+    assert [
+        block[k] for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    ] == [True] * 4
+    assert plan.one("aws_s3_bucket_ownership_controls")["rule"] == [{"object_ownership": "BucketOwnerEnforced"}]
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_policy_denies_every_request_without_tls(plans, instance):
+    plan = plans[instance]
+    # The document needs the bucket's ARN, so Terraform reads it at apply; its statements are planned.
+    read = plan.change("data.aws_iam_policy_document.this")
+    [statement] = read["after"]["statement"]
+    assert (statement["effect"], statement["actions"]) == ("Deny", ["s3:*"])
+    assert statement["principals"] == [{"type": "*", "identifiers": ["*"]}]
+    assert statement["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+    assert read["after_unknown"]["statement"][0]["resources"] == [True, True]  # the bucket and its objects
+    # ... and that document is the bucket's policy.
+    module = plan.raw["configuration"]["root_module"]["module_calls"][instance]["module"]
+    [policy] = [r for r in module["resources"] if r["address"] == "aws_s3_bucket_policy.this"]
+    assert "data.aws_iam_policy_document.this" in policy["expressions"]["policy"]["references"]
+    assert plan.counts["aws_s3_bucket_policy"] == 1, plan
