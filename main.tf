@@ -22,6 +22,7 @@ provider "aws" {
 
 locals {
   name          = "${var.project}-${var.stage}"
+  log_bucket    = "${local.name}-log-${var.account_id}"
   buckets       = merge(module.bucket, { log = module.log_bucket })
   frontend_host = "${var.frontend_prefix}.${var.zone_name}"
   backend_host  = "${var.backend_prefix}.${var.zone_name}"
@@ -100,15 +101,18 @@ module "network" {
 module "log_bucket" {
   source = "./modules/s3"
 
-  bucket = "${local.name}-log-${var.account_id}"
+  bucket             = local.log_bucket
+  access_log_sources = [for purpose in setsubtract(var.buckets, ["log"]) : "${local.name}-${purpose}-${var.account_id}"]
 }
 
 module "bucket" {
   source   = "./modules/s3"
   for_each = setsubtract(var.buckets, ["log"])
 
-  bucket            = "${local.name}-${each.key}-${var.account_id}"
-  access_log_bucket = module.log_bucket.id
+  bucket = "${local.name}-${each.key}-${var.account_id}"
+  # The name, known at plan time (the module counts on it); depends_on orders the creation.
+  access_log_bucket = local.log_bucket
+  depends_on        = [module.log_bucket]
 }
 
 resource "aws_sqs_queue" "this" {

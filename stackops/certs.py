@@ -58,7 +58,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from stackops.emulator import default_state_dir
 from stackops.environments import ROOT, Environment
@@ -602,6 +602,17 @@ class CertResult:
     reason: str = ""
 
 
+class IssueOptions(TypedDict, total=False):
+    """The options `issue` takes besides the names, which `renew_all` applies to each certificate."""
+
+    renew_within_days: float | None
+    force: bool
+    email: str | None
+    staging: bool
+    acme: AcmeServer | None
+    now: dt.datetime | None
+
+
 def issue(
     env: Environment,
     domains: Iterable[str] | None = None,
@@ -672,19 +683,11 @@ def issue(
     )
 
 
-def renew_all(
-    env: Environment,
-    *,
-    renew_within_days: float | None = None,
-    force: bool = False,
-    email: str | None = None,
-    staging: bool = False,
-    acme: AcmeServer | None = None,
-    now: dt.datetime | None = None,
-) -> list[CertResult]:
+def renew_all(env: Environment, **options: Unpack[IssueOptions]) -> list[CertResult]:
     """Renew each certificate this tool manages in the environment's account that needs it.
 
-    A failure is recorded (action "failed") and the others still run; `run` raises at the end.
+    `options` are `issue`'s (renew_within_days, force, email, staging, acme, now). A failure is
+    recorded (action "failed") and the others still run; `run` raises at the end.
     """
     from stackops.guard import check_accounts
 
@@ -692,19 +695,7 @@ def renew_all(
     results = []
     for cert in managed_certificates(env.session().client("acm"), env):
         try:
-            results.append(
-                issue(
-                    env,
-                    cert.names,
-                    renew_within_days=renew_within_days,
-                    force=force,
-                    email=email,
-                    staging=staging,
-                    acme=acme,
-                    now=now,
-                    check_account=False,
-                )
-            )
+            results.append(issue(env, cert.names, check_account=False, **options))
         except OpsError as exc:
             results.append(CertResult(cert.names, FAILED, cert.arn, cert.not_after, reason=str(exc)))
     return results
@@ -746,16 +737,15 @@ def run(
     """
     if renew_all_certs and domains:
         raise OpsError("--renew-all renews every managed certificate: give either --renew-all or --domain")
+    options: IssueOptions = {"renew_within_days": renew_within_days, "force": force, "email": email, "staging": staging}
     if renew_all_certs:
-        results = renew_all(env, renew_within_days=renew_within_days, force=force, email=email, staging=staging)
+        results = renew_all(env, **options)
         if not results:
             from stackops.ui import err
 
             err.print(f"no certificate managed by stackops in account {env.account_id} for {env.name}")
     else:
-        results = [
-            issue(env, domains or None, renew_within_days=renew_within_days, force=force, email=email, staging=staging)
-        ]
+        results = [issue(env, domains or None, **options)]
     print_results(results)
     failed = [r for r in results if r.action == FAILED]
     if failed:

@@ -24,7 +24,6 @@ import datetime as dt
 import fcntl
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackops import environments
+from stackops import environments, processes
 from stackops.emulated_aws import client
 from stackops.errors import OpsError
 from stackops.ui import err
@@ -46,6 +45,7 @@ RECORD = "emulator.json"
 LOG = "moto.log"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+TAIL_LINES = 6  # of moto.log, quoted in errors
 ROOT_PROFILE = "exii-local-root"
 ROLE_NAME = "exii-emulated-admin"
 # Dummy keys of the root profile: moto accepts any; they open nothing anywhere else.
@@ -142,58 +142,24 @@ def _locked(state_dir: Path) -> Iterator[None]:
 
 
 # -- processes -----------------------------------------------------------------------------------
-def _gone(pid: int) -> bool:
-    child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        _children.pop(pid, None)
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    except OSError:  # no /proc (macOS): signal 0 tells whether the pid exists
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")  # a zombie has exited already
+def _child(pid: object) -> subprocess.Popen[bytes] | None:
+    """The Popen of `pid` when this process started it (polled, so reaped), else None.
+
+    Forgets the children seen to exit: a reaped one has a returncode.
+    """
+    for done in [known for known, child in _children.items() if child.returncode is not None]:
+        del _children[done]
+    return _children.get(pid) if isinstance(pid, int) else None
 
 
-def _alive(pid: Any, marker: str) -> bool:
+def _alive(pid: object, marker: str) -> bool:
     """True when `pid` still runs the program recorded for it."""
-    if not isinstance(pid, int) or pid <= 0 or _gone(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    return marker in cmdline
+    return processes.runs(pid, marker, _child(pid))
 
 
-def _terminate(pid: int, marker: str, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM, then SIGKILL after `timeout` seconds; returns once the process is gone."""
-    if not _alive(pid, marker):
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if _gone(pid):
-                _children.pop(pid, None)
-                return
-            time.sleep(0.05)
-
-
-def _tail(path: Path, lines: int = 6) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except FileNotFoundError:
-        return "(no log)"
-    return " | ".join(line.strip() for line in text[-lines:]) or "(empty log)"
+def _terminate(pid: int, marker: str) -> None:
+    """SIGTERM, then SIGKILL after STOP_TIMEOUT seconds; returns once the process is gone."""
+    processes.terminate(pid, marker, STOP_TIMEOUT, _child(pid))
 
 
 def _port_in_use(port: int) -> bool:
@@ -240,7 +206,8 @@ def _spawn_moto(state_dir: Path, port: int) -> int:
             if process.poll() is not None:
                 _children.pop(process.pid, None)
                 raise OpsError(
-                    f"the emulated AWS exited with code {process.returncode} while starting: {_tail(log)} (see {log})"
+                    f"the emulated AWS exited with code {process.returncode} while starting: "
+                    f"{processes.log_tail(log, TAIL_LINES)} (see {log})"
                 )
             answer = client.health(endpoint, timeout=0.5)
             if answer and answer.get("pid") == process.pid:
@@ -249,7 +216,7 @@ def _spawn_moto(state_dir: Path, port: int) -> int:
                 _terminate(process.pid, MARKERS["moto"])
                 raise OpsError(
                     f"the emulated AWS did not answer at {endpoint} within {START_TIMEOUT:.0f} s: "
-                    f"{_tail(log)} (see {log})"
+                    f"{processes.log_tail(log, TAIL_LINES)} (see {log})"
                 )
             time.sleep(0.1)
     err.print(f"emulated AWS ready at {endpoint} (pid {process.pid}, {time.monotonic() - started:.1f} s)")
@@ -386,7 +353,8 @@ def start(state_dir: Path | None = None, port: int | None = None, *, acme: bool 
             _write_record(state_dir, record)
     current = status(state_dir)
     if current is None:
-        raise OpsError(f"the emulated AWS stopped right after starting: {_tail(state_dir / LOG)}")
+        tail = processes.log_tail(state_dir / LOG, TAIL_LINES)
+        raise OpsError(f"the emulated AWS stopped right after starting: {tail}")
     return current
 
 

@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -41,6 +40,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from stackops import processes
 from stackops.errors import OpsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,7 @@ PROCESSES = "processes.json"
 # Let's Encrypt's lifetime, so the renewal rule (a third of the lifetime left) behaves as in production.
 CERT_VALIDITY = dt.timedelta(days=90)
 READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0  # per signal: SIGTERM, then SIGKILL
 # Quick and deterministic: no random validation sleeps, no injected bad nonces, and no reuse of a
 # valid authorization (each order validates again, so a DNS failure always shows).
 PEBBLE_ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
@@ -170,60 +171,6 @@ def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         )
 
 
-def _gone(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
-        if done == pid:
-            return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    except OSError:  # no /proc: fall back to signal 0
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def _is_ours(pid: int, marker: str) -> bool:
-    """True when `pid` still runs the program we started (pids get reused)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    return marker in cmdline
-
-
-def _terminate(pid: int, marker: str, timeout: float = 5.0) -> None:
-    if _gone(pid) or not _is_ours(pid, marker):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _gone(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not _gone(pid):
-        time.sleep(0.05)
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except FileNotFoundError:
-        return ""
-    return " | ".join(text[-lines:])
-
-
 # -- start / stop ---------------------------------------------------------------------------------
 def start(state_dir: Path, environ: dict[str, str], profile: str, region: str) -> dict[str, Any]:
     """Start pebble and the DNS bridge (stopping an earlier pair recorded in `state_dir` first).
@@ -312,10 +259,12 @@ def _wait_ready(
     while time.monotonic() < deadline and not (pebble_ok and dns_ok):
         if pebble.poll() is not None:
             log = state_dir / PEBBLE / "pebble.log"
-            raise OpsError(f"pebble exited with code {pebble.returncode}: {_tail(log)} (see {log})")
+            tail = processes.log_tail(log, 5, missing="", empty="")
+            raise OpsError(f"pebble exited with code {pebble.returncode}: {tail} (see {log})")
         if dns.poll() is not None:
             log = state_dir / "dns.log"
-            raise OpsError(f"the DNS bridge exited with code {dns.returncode}: {_tail(log, 1)} (see {log})")
+            tail = processes.log_tail(log, 1, missing="", empty="")
+            raise OpsError(f"the DNS bridge exited with code {dns.returncode}: {tail} (see {log})")
         if not pebble_ok:
             with (
                 contextlib.suppress(OSError),
@@ -340,13 +289,13 @@ def stop(state_dir: Path) -> None:
     """Stop the pebble and DNS bridge processes recorded in `state_dir` (nothing if none)."""
     record = Path(state_dir) / PEBBLE / PROCESSES
     try:
-        processes = json.loads(record.read_text())
+        pids = json.loads(record.read_text())
     except (FileNotFoundError, ValueError):
         return
     for key, marker in (("pebble_pid", "pebble"), ("dns_pid", "stackops.local_acme")):
-        pid = processes.get(key)
+        pid = pids.get(key)
         if isinstance(pid, int) and pid > 0:
-            _terminate(pid, marker)
+            processes.terminate(pid, marker, STOP_TIMEOUT)
     record.unlink(missing_ok=True)
 
 

@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:access logs go to the environment's log bucket (access_log_bucket); the log bucket itself is that target
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) by design: no customer key to manage; access is controlled by IAM and the bucket policy
@@ -71,6 +73,28 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 data "aws_iam_policy_document" "this" {
+  # A log bucket admits S3 server access log delivery from the named buckets only (with
+  # BucketOwnerEnforced, a bucket policy is the only way to let the logging service write).
+  dynamic "statement" {
+    for_each = length(var.access_log_sources) > 0 ? [1] : []
+    content {
+      sid       = "AllowAccessLogDelivery"
+      actions   = ["s3:PutObject"]
+      resources = ["${aws_s3_bucket.this.arn}/*"]
+
+      principals {
+        type        = "Service"
+        identifiers = ["logging.s3.amazonaws.com"]
+      }
+
+      condition {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = [for name in var.access_log_sources : "arn:${data.aws_partition.current.partition}:s3:::${name}"]
+      }
+    }
+  }
+
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"

@@ -14,6 +14,12 @@ variable "access_log_bucket" {
   default     = null
 }
 
+variable "access_log_sources" {
+  description = "Buckets allowed to deliver their server access logs into this one (set on the log bucket)."
+  type        = list(string)
+  default     = []
+}
+
 variable "versioning" {
   description = "Keep every version of every object (recover from overwrites and deletes)."
   type        = bool

@@ -45,3 +45,31 @@ def install() -> None:
 
     is_action_permitted._stackops = True  # type: ignore[attr-defined]
     IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
+def install_bucket_logging_check() -> None:
+    """moto 5.2.5's check that a log bucket admits S3 log delivery (FakeBucket._log_permissions_enabled_policy)
+    reads every statement's Principal as a mapping and fails with HTTP 500 on `"Principal": "*"`, which
+    the TLS-only deny statement uses. Statements with such a principal cannot grant log delivery, so
+    the check here sees only the others."""
+    import json
+    from types import SimpleNamespace
+
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket._log_permissions_enabled_policy
+    if getattr(original, "_stackops", False):
+        return
+
+    def check(target_bucket: Any, target_prefix: str | None) -> bool:
+        if not target_bucket.policy:
+            return bool(original(target_bucket, target_prefix))
+        policy = json.loads(target_bucket.policy.decode())
+        statements = policy.get("Statement", [])
+        policy["Statement"] = [s for s in statements if isinstance(s.get("Principal", {}), dict)]
+        view = SimpleNamespace(policy=json.dumps(policy).encode(), partition=target_bucket.partition,
+                               name=target_bucket.name)  # fmt: skip
+        return bool(original(view, target_prefix))
+
+    check._stackops = True  # type: ignore[attr-defined]
+    FakeBucket._log_permissions_enabled_policy = staticmethod(check)  # type: ignore[assignment]

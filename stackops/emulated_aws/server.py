@@ -79,6 +79,7 @@ def build_app() -> WSGIApp:
     ecs.install()
     autoscaling.install()
     policies.install()
+    policies.install_bucket_logging_check()
     return StackRoutes(DomainDispatcherApplication(create_backend_app))
 
 

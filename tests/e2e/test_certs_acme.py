@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from stackops import certs, environments, local_acme
+from stackops import certs, environments, local_acme, processes
 from stackops.errors import OpsError
 
 pytestmark = pytest.mark.e2e
@@ -108,7 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             local_acme.stop(local_dir)
             server.stop()
     for key in ("pebble_pid", "dns_pid"):
-        assert local_acme._gone(info[key]), f"{key} {info[key]} still running after stop()"
+        assert processes.exited(info[key]), f"{key} {info[key]} still running after stop()"
 
 
 def _describe(stack: Stack, arn: str) -> dict[str, Any]:
@@ -267,12 +267,12 @@ def test_overlapping_zones_follow_delegation(stack: Stack) -> None:
 def test_stop_leaves_no_process(stack: Stack, tmp_path: Path) -> None:
     info = local_acme.start(tmp_path, stack.environ, stack.env.profile, stack.env.region)
     pids = [info["pebble_pid"], info["dns_pid"]]
-    assert all(not local_acme._gone(pid) for pid in pids)
+    assert all(not processes.exited(pid) for pid in pids)
     local_acme.stop(tmp_path)
-    assert all(local_acme._gone(pid) for pid in pids)
+    assert all(processes.exited(pid) for pid in pids)
     assert not (tmp_path / "pebble" / local_acme.PROCESSES).exists()
     for pid in pids:
-        assert not Path(f"/proc/{pid}").exists() or local_acme._gone(pid)
+        assert not Path(f"/proc/{pid}").exists() or processes.exited(pid)
     local_acme.stop(tmp_path)  # idempotent
 
 
@@ -284,7 +284,7 @@ def _processes_mentioning(text: str) -> list[int]:
                 cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if text in cmdline and not local_acme._gone(int(proc.name)):
+            if text in cmdline and not processes.exited(int(proc.name)):
                 found.append(int(proc.name))
     return found
 

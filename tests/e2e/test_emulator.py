@@ -40,6 +40,9 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_start_status_environ_stop(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests/conftest.py sets a session-wide STACK_LOCAL_PORT: start() below without a port must
+    # find the running emulator, not ask for that one.
+    monkeypatch.delenv("STACK_LOCAL_PORT", raising=False)
     env = environments.load("local")
     port = _free_port()
 

@@ -11,6 +11,8 @@ from tests.planner import Plan, once_per_session, plan_instances
 INSTANCES = {
     "versioned": {"bucket": "exii-test-uploads"},  # versioning and 90-day expiry are the defaults
     "unversioned": {"bucket": "exii-test-scratch", "versioning": False, "noncurrent_version_expiration_days": 30},
+    "logs": {"bucket": "exii-test-log", "access_log_sources": ["exii-test-uploads", "exii-test-logged"]},
+    "logged": {"bucket": "exii-test-logged", "access_log_bucket": "exii-test-log"},
 }
 
 
@@ -50,13 +52,35 @@ def test_policy_denies_every_request_without_tls(plans, instance):
     plan = plans[instance]
     # The document needs the bucket's ARN, so Terraform reads it at apply; its statements are planned.
     read = plan.change("data.aws_iam_policy_document.this")
-    [statement] = read["after"]["statement"]
-    assert (statement["effect"], statement["actions"]) == ("Deny", ["s3:*"])
+    statements = read["after"]["statement"]
+    [index] = [i for i, st in enumerate(statements) if st.get("effect") == "Deny"]
+    statement = statements[index]
+    assert statement["actions"] == ["s3:*"]
     assert statement["principals"] == [{"type": "*", "identifiers": ["*"]}]
     assert statement["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
-    assert read["after_unknown"]["statement"][0]["resources"] == [True, True]  # the bucket and its objects
+    assert read["after_unknown"]["statement"][index]["resources"] == [True, True]  # the bucket and its objects
     # ... and that document is the bucket's policy.
     module = plan.raw["configuration"]["root_module"]["module_calls"][instance]["module"]
     [policy] = [r for r in module["resources"] if r["address"] == "aws_s3_bucket_policy.this"]
     assert "data.aws_iam_policy_document.this" in policy["expressions"]["policy"]["references"]
     assert plan.counts["aws_s3_bucket_policy"] == 1, plan
+
+
+def test_access_logs_go_to_the_log_bucket_only_when_asked(plans):
+    logging = plans["logged"].one("aws_s3_bucket_logging")
+    assert (logging["target_bucket"], logging["target_prefix"]) == ("exii-test-log", "s3/exii-test-logged/")
+    assert plans["versioned"].counts["aws_s3_bucket_logging"] == 0
+
+
+def test_log_bucket_admits_log_delivery_from_its_sources_only(plans):
+    statements = plans["logs"].change("data.aws_iam_policy_document.this")["after"]["statement"]
+    [allow] = [st for st in statements if st.get("sid") == "AllowAccessLogDelivery"]
+    assert allow["actions"] == ["s3:PutObject"]
+    assert allow["principals"] == [{"type": "Service", "identifiers": ["logging.s3.amazonaws.com"]}]
+    assert allow["condition"] == [{
+        "test": "ArnLike", "variable": "aws:SourceArn",
+        "values": ["arn:aws:s3:::exii-test-uploads", "arn:aws:s3:::exii-test-logged"],
+    }]  # fmt: skip
+    # Other buckets admit nobody: their only statement is the TLS deny.
+    others = plans["versioned"].change("data.aws_iam_policy_document.this")["after"]["statement"]
+    assert [st["effect"] for st in others] == ["Deny"]
