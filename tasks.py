@@ -76,14 +76,21 @@ def local_status(c, json=False):
 # -- the state backend and the stack ------------------------------------------------------------
 
 
-@task(help={"env": ENV_HELP + " (its backend.hcl names the bucket and table)", "yes": YES_HELP})
+@task(
+    help={
+        "env": "the environment whose backend.hcl names the bucket and table; default: the one backend "
+        "that dev and prod share (exiimaster)",
+        "yes": YES_HELP,
+    }
+)
 @operation
-def bootstrap(c, env="local", yes=False):
+def bootstrap(c, env=None, yes=False):
     """Create or adopt the Terraform state bucket and lock table in the master account (tf-init/)."""
     from stackops.bootstrap import bootstrap as run_bootstrap
+    from stackops.bootstrap import shared_backend_environment
     from stackops.workflow import open_environment
 
-    run_bootstrap(open_environment(env, guard=False), yes=yes)
+    run_bootstrap(open_environment(env or shared_backend_environment(), guard=False), yes=yes)
 
 
 @task(help={"env": ENV_HELP})

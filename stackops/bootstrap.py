@@ -37,6 +37,20 @@ def tf_init(env: Environment) -> Terraform:
     )
 
 
+def shared_backend_environment() -> str:
+    """The environment to bootstrap when none is named: the real environments must share one backend."""
+    from stackops import environments
+    from stackops.errors import OpsError
+
+    real = [environments.load(name) for name in environments.names()]
+    real = [env for env in real if not env.emulated]
+    backends = {(env.state_bucket, env.master_profile, env.region) for env in real}
+    if len(backends) != 1:
+        listing = ", ".join(env.name for env in real) or "none"
+        raise OpsError(f"the real environments ({listing}) do not share one state backend: pass --env")
+    return real[0].name
+
+
 def bucket_exists(s3: Any, bucket: str) -> bool:
     import botocore.exceptions
 

@@ -39,7 +39,8 @@ def confirm(
         if not interactive:
             raise Refused(f"refused: destroying {env.name} needs its name typed; --yes alone is not enough ({hint})")
     if not interactive:
-        raise Refused(f"refused: {action} on {env.name} needs confirmation; run it in a terminal or pass --yes")
+        way = f"--confirm {env.name}" if env.is_production and action == "destroy" else "--yes"
+        raise Refused(f"refused: {action} on {env.name} needs confirmation; run it in a terminal or pass {way}")
     expected = env.name if needs_name else "yes"
     answer = ask(f"{action} {env.name}? Type {expected!r} to go on: ").strip()
     if answer != expected:

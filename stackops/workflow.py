@@ -14,7 +14,7 @@ from stackops.confirm import confirm
 from stackops.environments import Environment
 from stackops.errors import EXIT_REFUSED, OpsError
 from stackops.guard import check_accounts
-from stackops.terraform import PlanResult, Terraform
+from stackops.terraform import PlanResult, Terraform, terraform_binary
 
 
 def open_environment(name: str | None, *, guard: bool = True) -> Environment:
@@ -76,6 +76,7 @@ def require_secrets(env: Environment) -> None:
 
 
 def plan(env: Environment, *, destroy: bool = False) -> PlanResult:
+    terraform_binary()  # a missing Terraform is reported before anything else is checked
     if not destroy:
         require_secrets(env)
     tf = stack(env)
@@ -93,6 +94,7 @@ def apply(
     destroy: bool = False,
 ) -> bool:
     """Plan, show the summary, confirm, then apply exactly that saved plan. Returns True if applied."""
+    terraform_binary()
     action = "destroy" if destroy else "apply"
     if destroy and env.is_production and typed is None and not sys.stdin.isatty():
         # Fail before planning: an automation run cannot type the name, and --yes alone is not enough.

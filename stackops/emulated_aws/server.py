@@ -11,15 +11,34 @@ Every other path goes to moto unchanged.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from stackops.emulated_aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _action(environ: dict[str, Any]) -> str:
+    """The API action of a request (query protocol: Action=...; JSON protocol: X-Amz-Target), for the log."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again
+        actions = parse_qs(raw.decode(errors="replace")).get("Action")
+        if actions:
+            return actions[0]
+    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
 
 
 class StackRoutes:
@@ -35,9 +54,21 @@ class StackRoutes:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_stack/"):
+            action = _action(environ)
+            statuses: list[str] = []
+
+            def recording_start_response(status: str, headers: Any, *args: Any) -> Any:
+                statuses.append(status)
+                return start_response(status, headers, *args)
+
+            started = time.monotonic()
             with self.lock:
                 # moto builds the whole body inside the call; materialise it under the lock.
-                return list(self.app(environ, start_response))
+                body = list(self.app(environ, recording_start_response))
+            # One line per call, so a failed apply can be traced to the request that caused it.
+            elapsed = (time.monotonic() - started) * 1000
+            print(f"call {action} -> {statuses[0] if statuses else '?'} ({elapsed:.0f} ms)", file=sys.stderr)
+            return body
         status, body = self._handle(environ.get("REQUEST_METHOD", "GET"), path.rstrip("/"), environ)
         payload = json.dumps(body).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])

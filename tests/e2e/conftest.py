@@ -53,7 +53,11 @@ class LocalStack:
 
 @pytest.fixture(scope="session")
 def emulated_aws(isolated_state) -> Iterator[emulator.Status]:
-    status = emulator.start()
+    try:
+        status = emulator.start()
+    except BaseException:
+        emulator.stop()  # what a half-started emulator left running
+        raise
     aws = emulator.environ()
     os.environ.update(aws)  # boto3 in the tests reaches the emulator through the same variables
     yield status
@@ -61,11 +65,39 @@ def emulated_aws(isolated_state) -> Iterator[emulator.Status]:
 
 
 @pytest.fixture(scope="session")
-def local_stack(emulated_aws) -> LocalStack:
+def local_stack(emulated_aws) -> Iterator[LocalStack]:
     up = run_inv("up", timeout=900)
     assert up.returncode == 0, f"inv up failed:\n{up.stdout[-4000:]}\n{up.stderr[-4000:]}"
     out = run_inv("output", "--env", "local", "--json")
     assert out.returncode == 0, out.stderr
-    return LocalStack(
+    stack = LocalStack(
         env=environments.load("local"), outputs=json.loads(out.stdout), up=up, aws_environ=emulator.environ()
     )
+    yield stack
+    # Terratest's `defer terraform.Destroy`, with its assertions: everything goes but the state backend.
+    destroyed = run_inv("destroy", "--env", "local", "--yes", timeout=900)
+    assert destroyed.returncode == 0, f"inv destroy failed:\n{destroyed.stderr[-4000:]}"
+    assert_only_state_backend_left(stack)
+
+
+def assert_only_state_backend_left(stack: LocalStack) -> None:
+    outputs = stack.outputs
+    ec2 = stack.client("ec2")
+    assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [outputs["vpc_id"]]}])["Vpcs"]
+    assert not stack.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert not stack.client("rds").describe_db_instances()["DBInstances"]
+    clusters = stack.client("ecs").describe_clusters(clusters=[outputs["ecs"]["cluster"]])["clusters"]
+    assert all(c["status"] == "INACTIVE" for c in clusters)
+    buckets = {b["Name"] for b in stack.client("s3").list_buckets()["Buckets"]}
+    assert not buckets & set(outputs["bucket_names"].values())
+    assert not stack.client("route53").list_hosted_zones()["HostedZones"]
+    # The state backend stays, in the master account, with the (now empty) state of local.
+    s3 = stack.client("s3", master=True)
+    state = json.loads(
+        s3.get_object(Bucket=stack.env.state_bucket, Key="env:/local/exii/terraform.tfstate")["Body"].read()
+    )
+    assert state["resources"] == []
+    stack.client("dynamodb", master=True).describe_table(TableName=stack.env.lock_table)
+    # With nothing applied, the ECS commands say so instead of failing obscurely.
+    refresh = run_inv("refresh", "--env", "local")
+    assert refresh.returncode == 1 and "run inv apply --env local" in refresh.stderr, refresh.stderr

@@ -1,0 +1,303 @@
+"""dev, prod and local each plan with their own files; prod's differences from dev are asserted.
+
+The root configuration is planned once per environment, with that environment's
+variables.tfvars, on the emulated AWS: the profiles exiidev/exiiprod/exiimaster assume roles in
+the accounts dev and prod declare (placeholders 111111111111, 222222222222, 000000000000), where
+the catalogue's secrets exist as stand-ins (`inv secrets` on the emulator). Each plan runs on a
+copy of the root with a local backend (the state backend is not what is tested here), in its own
+folder, and the three run at once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackops import emulator, environments, secrets
+from tests.e2e.fixtures.accounts import DECLARED, account_session, write_config
+from tests.planner import Plan, offline_environ, once_per_session, run_plan
+
+pytestmark = pytest.mark.e2e
+
+ENVIRONMENTS = ("dev", "prod", "local")
+ROOT_FILES = ("modules", "task-definitions", "secrets.yaml")
+LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
+
+
+@dataclass
+class EnvironmentPlan:
+    env: environments.Environment
+    plan: Plan
+    leaked: list[str]  # catalogue secrets whose stand-in value appears anywhere in the plan JSON
+    secrets_checked: int
+
+
+def copy_root(target: Path) -> Path:
+    """The root configuration (not its state, lock file or environments), with a local backend."""
+    target.mkdir(parents=True)
+    for tf in environments.ROOT.glob("*.tf"):
+        shutil.copy(tf, target)
+    for name in ROOT_FILES:
+        source = environments.ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / name)
+    (target / "backend_override.tf").write_text(LOCAL_BACKEND)
+    return target
+
+
+def stand_in_values(session: Any, env: environments.Environment) -> dict[str, str]:
+    """Create the catalogue's secrets in the environment's account (as `inv secrets` would); their values."""
+    catalogue = secrets.load_catalogue()
+    report = secrets.sync(session, env.secret_prefix, catalogue, emulated=True)
+    assert not report.failed, report.missing
+    client = session.client("secretsmanager")
+    return {s.name: client.get_secret_value(SecretId=s.full_name(env.secret_prefix))["SecretString"] for s in catalogue}
+
+
+def plan_all(workdir: Path) -> dict[str, EnvironmentPlan]:
+    aws = emulator.environ()
+    declared_profiles = write_config(workdir / "aws", DECLARED)
+    jobs = {}
+    for name in ENVIRONMENTS:
+        env = environments.load(name)
+        if env.emulated:  # the emulator's own profiles (exii-local, exii-local-master)
+            session, variables = env.session(), aws
+        else:
+            session, variables = account_session(env.account_id), {**aws, **declared_profiles}
+        values = stand_in_values(session, env)
+        folder = workdir / name
+        root = copy_root(folder / "root")
+        jobs[name] = (env, values, root, {**offline_environ(folder), **variables})
+
+    def plan_one(name: str) -> EnvironmentPlan:
+        env, values, root, environ = jobs[name]
+        plan = run_plan(root, environ, env.tfvars_path)
+        text = json.dumps(plan.raw)
+        leaked = sorted(secret for secret, value in values.items() if value in text)
+        return EnvironmentPlan(env=env, plan=plan, leaked=leaked, secrets_checked=len(values))
+
+    with ThreadPoolExecutor(max_workers=len(ENVIRONMENTS)) as pool:
+        return dict(zip(ENVIRONMENTS, pool.map(plan_one, ENVIRONMENTS), strict=True))
+
+
+@pytest.fixture(scope="module")
+def plans(emulated_aws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentPlan]:
+    return once_per_session(tmp_path_factory, "environment-plans", plan_all)
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def each(request: pytest.FixtureRequest, plans: dict[str, EnvironmentPlan]) -> EnvironmentPlan:
+    return plans[request.param]
+
+
+# -- helpers reading a plan ---------------------------------------------------------------------------
+
+
+def values(plan: Plan, kind: str) -> list[dict[str, Any]]:
+    return list(plan.of_type(kind).values())
+
+
+def container_insights(cluster: dict[str, Any]) -> str:
+    return next(s["value"] for s in cluster["setting"] if s["name"] == "containerInsights")
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def _as_list(value: Any) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+
+@dataclass
+class Statement:
+    effect: str
+    actions: list[str]
+    resources: list[str]  # the ones known at plan time (ARNs of resources yet to be created are not)
+
+
+def policy_statements(raw: dict[str, Any]) -> dict[str, list[Statement]]:
+    """Every IAM policy statement in the plan, by where it comes from.
+
+    Three places: policy JSON known at plan time (roles, role policies); policy documents read
+    during the plan (prior_state); and those read at apply because they name resources not yet
+    created (resource_changes of `data` mode, their statements known but for the ARNs).
+    """
+    found: dict[str, list[Statement]] = {}
+
+    def add(address: str, effect: str | None, actions: Any, not_actions: Any, resources: Any) -> None:
+        known = [r for r in _as_list(resources) if isinstance(r, str)]
+        statement = Statement(effect or "Allow", _as_list(actions) + _as_list(not_actions), known)
+        found.setdefault(address, []).append(statement)
+
+    def add_json(address: str, text: Any) -> None:
+        if isinstance(text, str) and text.strip().startswith("{"):
+            for st in _statements(json.loads(text)):
+                add(address, st.get("Effect"), st.get("Action"), st.get("NotAction"), st.get("Resource"))
+
+    for change in raw.get("resource_changes", []):
+        after = change["change"].get("after") or {}
+        if change["mode"] == "data" and change["type"] == "aws_iam_policy_document":
+            for st in after.get("statement") or []:
+                add(change["address"], st.get("effect"), st.get("actions"), st.get("not_actions"), st.get("resources"))
+        elif change["mode"] == "managed":
+            for key in ("policy", "assume_role_policy"):
+                add_json(change["address"], after.get(key))
+
+    def walk(module: dict[str, Any]) -> None:
+        for resource in module.get("resources", []):
+            if resource["mode"] == "data" and resource["type"] == "aws_iam_policy_document":
+                add_json(resource["address"], resource["values"].get("json"))
+        for child in module.get("child_modules", []):
+            walk(child)
+
+    walk(raw.get("prior_state", {}).get("values", {}).get("root_module", {}))
+    return found
+
+
+# -- every environment --------------------------------------------------------------------------------
+
+
+def test_each_environment_plans_with_its_own_files(each: EnvironmentPlan) -> None:
+    variables = each.plan.raw["variables"]
+    assert variables["stage"]["value"] == each.env.name
+    assert variables["account_id"]["value"] == each.env.account_id
+    assert variables["zone_name"]["value"] == each.env.zone_name
+    assert values(each.plan, "aws_route53_zone")[0]["name"] == each.env.zone_name
+    assert {r["name"] for r in values(each.plan, "aws_ecs_cluster")} == {
+        f"exii-{each.env.name}",
+        f"exii-{each.env.name}-batch",
+    }
+    # Secrets are looked up in the environment's own account, under its own prefix.
+    arns = each.plan.outputs.get("secret_arns") or {}
+    if not arns:  # the output is known once the data sources are read, which they are at plan time
+        arns = each.plan.raw["output_changes"]["secret_arns"]["after"]
+    assert arns and all(
+        arn.startswith(f"arn:aws:secretsmanager:eu-west-2:{each.env.account_id}:secret:{each.env.secret_prefix}")
+        for arn in arns.values()
+    )
+
+
+def test_no_secret_value_is_in_the_plan(each: EnvironmentPlan) -> None:
+    assert each.secrets_checked >= 20
+    assert each.leaked == []
+
+
+def test_http_forwards_until_there_is_a_certificate(each: EnvironmentPlan) -> None:
+    listeners = values(each.plan, "aws_lb_listener")
+    assert len(listeners) == 2  # one per service, HTTP only: no HTTPS listener without a certificate
+    for listener in listeners:
+        assert (listener["port"], listener["protocol"]) == (80, "HTTP")
+        assert [action["type"] for action in listener["default_action"]] == ["forward"]
+    assert each.plan.outputs["certificate_arn"] is None
+
+
+def test_seven_queues_and_six_buckets_named_for_the_environment(each: EnvironmentPlan) -> None:
+    name, account = f"exii-{each.env.name}", each.env.account_id
+    queues = sorted(q["name"] for q in values(each.plan, "aws_sqs_queue"))
+    assert len(queues) == 7
+    assert all(q.startswith(f"{name}-") for q in queues)
+    buckets = sorted(b["bucket"] for b in values(each.plan, "aws_s3_bucket"))
+    assert buckets == sorted(f"{name}-{purpose}-{account}" for purpose in
+                             ("log", "staging", "trigger", "input", "model", "report"))  # fmt: skip
+
+
+def test_no_iam_policy_allows_every_action(each: EnvironmentPlan) -> None:
+    found = policy_statements(each.plan.raw)
+    # The documents that matter are all seen, known or read at apply.
+    assert any(a.endswith("data.aws_iam_policy_document.django_task") for a in found), sorted(found)
+    assert any("aws_iam_role_policy.execution_secrets" in a for a in found), sorted(found)
+    assert any("aws_iam_role.execution" in a for a in found), sorted(found)
+    for address, statements in found.items():
+        for st in statements:
+            assert st.actions, f"{address}: a statement without actions"
+            assert "*" not in st.actions, f"{address}: {st.effect} on every action"
+            if st.effect == "Allow":  # a whole service (s3:*) only ever appears in a Deny
+                assert not [a for a in st.actions if a.endswith(":*")], f"{address}: allows {st.actions}"
+
+
+# Allow statements that may name every resource, each with the reason. Empty today: the one place
+# AWS requires "*" (ecr:GetAuthorizationToken, logs for any task) comes from the AWS-managed
+# AmazonECSTaskExecutionRolePolicy, attached by ARN rather than written here.
+WILDCARD_RESOURCES_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def test_no_allow_statement_names_every_resource(each: EnvironmentPlan) -> None:
+    for address, statements in policy_statements(each.plan.raw).items():
+        for st in statements:
+            if st.effect != "Allow" or "*" not in st.resources:
+                continue
+            unexplained = [a for a in st.actions if (address.split("[")[0], a) not in WILDCARD_RESOURCES_ALLOWED]
+            assert not unexplained, f"{address}: allows {unexplained} on every resource"
+
+
+def test_task_roles_reach_only_their_own_environment(each: EnvironmentPlan) -> None:
+    """Every resource a task role or the execution role may touch belongs to this environment."""
+    env = each.env
+    own = (f"{env.project}-{env.name}-", f"/{env.project}/{env.name}/")
+    found = policy_statements(each.plan.raw)
+    roles = {a: sts for a, sts in found.items() if a.endswith(("django_task", "concept_task", "execution_secrets"))}
+    assert len(roles) >= 3, sorted(found)
+    checked = 0
+    for address, statements in roles.items():
+        for st in statements:
+            for resource in st.resources:
+                assert any(marker in resource for marker in own), f"{address}: {resource} is not {env.name}'s"
+                assert env.account_id in resource or resource.startswith("arn:aws:s3:::"), (address, resource)
+                checked += 1
+    assert checked >= 3  # the parameter, task and secret ARNs are known at plan time
+
+
+# -- what differs -------------------------------------------------------------------------------------
+
+
+def test_dev_is_small_and_disposable(plans: dict[str, EnvironmentPlan]) -> None:
+    plan = plans["dev"].plan
+    assert plan.counts["aws_nat_gateway"] == 1
+    db = plan.one("aws_db_instance")
+    assert db["multi_az"] is False
+    assert db["deletion_protection"] is False
+    assert db["skip_final_snapshot"] is True
+    assert db["backup_retention_period"] == 7
+    assert [lb["enable_deletion_protection"] for lb in values(plan, "aws_lb")] == [False, False]
+    assert {container_insights(c) for c in values(plan, "aws_ecs_cluster")} == {"disabled"}
+    assert {(t["min_capacity"], t["max_capacity"]) for t in values(plan, "aws_appautoscaling_target")} == {(1, 2)}
+
+
+def test_prod_survives_an_az_and_refuses_accidents(plans: dict[str, EnvironmentPlan]) -> None:
+    plan = plans["prod"].plan
+    assert plan.counts["aws_nat_gateway"] == 2  # per_az: one per AZ
+    db = plan.one("aws_db_instance")
+    assert db["instance_class"] == "db.t4g.small"
+    assert db["multi_az"] is True
+    assert db["deletion_protection"] is True
+    assert db["skip_final_snapshot"] is False
+    assert db["final_snapshot_identifier"] == "exii-prod-final"
+    assert db["backup_retention_period"] == 14
+    targets = values(plan, "aws_appautoscaling_target")
+    assert len(targets) == 2
+    assert {(t["min_capacity"], t["max_capacity"]) for t in targets} == {(2, 6)}
+    clusters = values(plan, "aws_ecs_cluster")
+    assert len(clusters) == 2
+    assert {container_insights(c) for c in clusters} == {"enabled"}
+    assert [lb["enable_deletion_protection"] for lb in values(plan, "aws_lb")] == [True, True]
+
+
+def test_prod_differs_from_dev_only_where_it_must(plans: dict[str, EnvironmentPlan]) -> None:
+    dev, prod = plans["dev"].plan.counts, plans["prod"].plan.counts
+    differences = {kind: (dev[kind], prod[kind]) for kind in set(dev) | set(prod) if dev[kind] != prod[kind]}
+    # The same stack, sized and protected differently; only the second NAT gateway (and its address) is extra.
+    assert differences == {"aws_nat_gateway": (1, 2), "aws_eip": (1, 2)}
+
+
+def test_local_addresses_s3_path_style(plans: dict[str, EnvironmentPlan]) -> None:
+    path_style = {name: p.plan.raw["variables"]["s3_use_path_style"]["value"] for name, p in plans.items()}
+    assert path_style == {"dev": False, "prod": False, "local": True}
+    provider = plans["local"].plan.raw["configuration"]["provider_config"]["aws"]["expressions"]
+    assert provider["s3_use_path_style"]["references"] == ["var.s3_use_path_style"]

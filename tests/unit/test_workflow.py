@@ -1,0 +1,655 @@
+"""The environment model, the Terraform runner's commands, the account guard and the confirmation rules.
+
+Fast: the runner runs a fake `terraform` (a small script recording its arguments, selected
+through $TERRAFORM), the guard runs against moto's in-process mock, and the workflow's order of
+checks runs against a recording stand-in for the runner.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from stackops import environments, terraform, workflow
+from stackops.confirm import confirm
+from stackops.environments import ROOT, Environment
+from stackops.errors import EXIT_REFUSED, OpsError, Refused
+from stackops.guard import check_accounts
+from stackops.terraform import EXIT_INTERRUPTED, PlanResult, PlanSummary, Terraform
+
+LISTING = "valid environments: dev, local, prod"
+
+
+# -- the environment model --------------------------------------------------------------------------
+
+
+def test_the_three_environments() -> None:
+    assert environments.names() == ["dev", "local", "prod"]
+
+
+def test_dev_is_read_from_its_files() -> None:
+    dev = environments.load("dev")
+    assert (dev.name, dev.region, dev.profile, dev.account_id) == ("dev", "eu-west-2", "exiidev", "111111111111")
+    assert (dev.master_profile, dev.master_account_id) == ("exiimaster", "000000000000")
+    assert dev.emulated is False
+    assert dev.is_production is False
+    assert dev.hostnames == ["app-dev.exii-dev.example.com", "api-dev.exii-dev.example.com"]
+    assert dev.secret_prefix == "/exii/dev/"  # noqa: S105 (a name, not a secret)
+    assert dev.workspace == "dev"
+    assert (dev.state_bucket, dev.lock_table) == ("exii-terraform-state", "terraform-locks")
+    assert dev.tfvars_path == ROOT / "environments" / "dev" / "variables.tfvars"
+    assert dev.backend_path == ROOT / "environments" / "dev" / "backend.hcl"
+    # The values still to be replaced before a first apply, as `inv doctor` lists them.
+    assert dev.placeholders == ("account_id", "master_account_id", "zone_name")
+
+
+def test_prod_and_local() -> None:
+    prod, local = environments.load("prod"), environments.load("local")
+    assert prod.is_production
+    assert (prod.profile, prod.account_id) == ("exiiprod", "222222222222")
+    assert prod.hostnames == ["app.exii.example.com", "api.exii.example.com"]
+    assert local.emulated
+    assert not local.is_production
+    assert local.placeholders == ()
+    # The state profile is the backend's (where Terraform keeps the state), the same as the tfvars say.
+    assert local.master_profile == local.backend["profile"] == local.variables["master_profile"]
+    assert local.hostnames == ["app.exii.test", "api.exii.test"]
+
+
+def test_state_dir_is_under_the_tool_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("STACK_STATE_DIR", str(tmp_path))
+    assert environments.load("dev").state_dir == tmp_path / "envs" / "dev"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (None, f"--env is required; {LISTING}"),
+        ("", f"--env is required; {LISTING}"),
+        ("nope", f"unknown environment 'nope'; {LISTING}"),
+        ("Dev", f"unknown environment 'Dev'; {LISTING}"),
+        ("../prod", f"unknown environment '../prod'; {LISTING}"),
+    ],
+)
+def test_unknown_or_missing_names_list_the_valid_ones(name: str | None, message: str) -> None:
+    with pytest.raises(OpsError) as info:
+        environments.load(name)
+    assert str(info.value) == message
+    assert info.value.exit_code == 1
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of environments/ to break."""
+    shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    return tmp_path
+
+
+def test_missing_tfvars_is_named(tree: Path) -> None:
+    (tree / "environments" / "dev" / "variables.tfvars").unlink()
+    with pytest.raises(OpsError) as info:
+        environments.load("dev", root=tree)
+    assert str(info.value) == "environments/dev/variables.tfvars is missing; valid environments: local, prod"
+
+
+def test_malformed_tfvars_names_the_file(tree: Path) -> None:
+    path = tree / "environments" / "prod" / "variables.tfvars"
+    path.write_text(path.read_text() + '\nservice_min_count = = "two"\n')
+    with pytest.raises(OpsError) as info:
+        environments.load("prod", root=tree)
+    message = str(info.value)
+    assert message.startswith(f"{path} is not valid HCL: ")
+    assert "\n" not in message
+
+
+def test_missing_backend_is_named(tree: Path) -> None:
+    path = tree / "environments" / "dev" / "backend.hcl"
+    path.unlink()
+    with pytest.raises(OpsError, match=f"^{re.escape(str(path))} is missing$"):
+        environments.load("dev", root=tree)
+
+
+@pytest.mark.parametrize("key", ["account_id", "profile", "master_account_id"])
+def test_a_required_variable_left_out_is_named(tree: Path, key: str) -> None:
+    path = tree / "environments" / "dev" / "variables.tfvars"
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith(f"{key} ")))
+    with pytest.raises(OpsError) as info:
+        environments.load("dev", root=tree)
+    assert str(info.value) == f"{path} does not set {key}"
+
+
+def test_backend_without_a_lock_table_is_named(tree: Path) -> None:
+    path = tree / "environments" / "dev" / "backend.hcl"
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if "dynamodb_table" not in line))
+    with pytest.raises(OpsError, match=r"backend\.hcl does not set dynamodb_table"):
+        environments.load("dev", root=tree)
+
+
+def test_stage_must_match_the_folder(tree: Path) -> None:
+    shutil.copytree(tree / "environments" / "dev", tree / "environments" / "staging")
+    with pytest.raises(OpsError, match="sets stage = 'dev', expected 'staging'"):
+        environments.load("staging", root=tree)
+
+
+def test_an_unconfigured_profile_says_how_to_add_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "config").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    with pytest.raises(OpsError) as info:
+        environments.load("dev").session()
+    assert str(info.value) == "AWS profile 'exiidev' of dev is not configured (aws configure --profile exiidev)"
+
+
+# -- the runner: command construction ---------------------------------------------------------------
+
+FAKE_TERRAFORM = """\
+#!{python}
+# A stand-in for terraform: records each call, then behaves as FAKE_TF_* ask.
+import json, os, signal, sys, time
+args = sys.argv[1:]
+with open(os.environ["FAKE_TF_LOG"], "a") as log:
+    log.write(json.dumps({{"args": args, "workspace": os.environ.get("TF_WORKSPACE"),
+                          "data_dir": os.environ.get("TF_DATA_DIR"),
+                          "cli_config": os.environ.get("TF_CLI_CONFIG_FILE")}}) + "\\n")
+command = args[1]
+if os.environ.get("FAKE_TF_WAIT"):
+    def stop(signum, frame):
+        open(os.environ["FAKE_TF_WAIT"] + ".signal", "w").write(signal.Signals(signum).name)
+        sys.exit(1)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    open(os.environ["FAKE_TF_WAIT"], "w").close()
+    time.sleep(30)
+    sys.exit(0)
+if command == "plan":
+    out = next(a.split("=", 1)[1] for a in args if a.startswith("-out="))
+    open(out, "w").write("plan")
+    if os.environ.get("FAKE_TF_LOCKED"):
+        sys.stderr.write("Error: Error acquiring the state lock\\nLock Info:\\n  ID: 1234\\n")
+        sys.exit(1)
+    sys.exit(int(os.environ.get("FAKE_TF_PLAN_EXIT", "0")))
+if command == "show":
+    print(os.environ.get("FAKE_TF_SHOW", "{{}}"))
+if command == "apply":
+    sys.exit(int(os.environ.get("FAKE_TF_APPLY_EXIT", "0")))
+"""
+
+PLAN_JSON = {
+    "resource_changes": [
+        {"mode": "managed", "type": "aws_sqs_queue", "change": {"actions": ["create"]}},
+        {"mode": "managed", "type": "aws_sqs_queue", "change": {"actions": ["create"]}},
+        {"mode": "managed", "type": "aws_lb", "change": {"actions": ["update"]}},
+        {"mode": "managed", "type": "aws_ecs_service", "change": {"actions": ["delete", "create"]}},
+        {"mode": "managed", "type": "aws_s3_bucket", "change": {"actions": ["delete"]}},
+        {"mode": "managed", "type": "aws_vpc", "change": {"actions": ["no-op"]}},
+        {"mode": "data", "type": "aws_iam_policy_document", "change": {"actions": ["read"]}},
+    ],
+    "output_changes": {"urls": {"actions": ["update"]}, "vpc_id": {"actions": ["no-op"]}},
+}
+
+
+class FakeTerraform:
+    def __init__(self, folder: Path) -> None:
+        self.log = folder / "calls.jsonl"
+
+    def calls(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def commands(self) -> list[list[str]]:
+        """Each call's arguments after -chdir."""
+        return [call["args"][1:] for call in self.calls()]
+
+
+@pytest.fixture
+def fake_tf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeTerraform:
+    script = tmp_path / "bin" / "terraform"
+    script.parent.mkdir()
+    script.write_text(FAKE_TERRAFORM.format(python=sys.executable))
+    script.chmod(0o755)
+    monkeypatch.setenv("TERRAFORM", str(script))
+    monkeypatch.setenv("FAKE_TF_LOG", str(tmp_path / "calls.jsonl"))
+    monkeypatch.setenv("TF_WORKSPACE", "leaked-from-the-shell")
+    for name in ("FAKE_TF_WAIT", "FAKE_TF_LOCKED", "FAKE_TF_PLAN_EXIT", "FAKE_TF_SHOW", "FAKE_TF_APPLY_EXIT"):
+        monkeypatch.delenv(name, raising=False)
+    return FakeTerraform(tmp_path)
+
+
+@pytest.fixture
+def dev() -> Environment:
+    return environments.load("dev")
+
+
+@pytest.fixture
+def runner(dev: Environment, tmp_path: Path) -> Terraform:
+    return Terraform(dev, data_dir=tmp_path / "data")
+
+
+def test_defaults_are_the_environments_stack(dev: Environment) -> None:
+    tf = Terraform(dev)
+    assert tf.root == ROOT
+    assert tf.data_dir == dev.state_dir / "terraform"
+    assert tf.workspace == "dev"
+    assert tf.backend_config == [f"-backend-config={dev.backend_path}"]
+    assert tf.var_args() == [f"-var-file={dev.tfvars_path}"]
+
+
+def test_another_root_keeps_what_it_is_given(dev: Environment, tmp_path: Path) -> None:
+    tf = Terraform(dev, root=tmp_path, data_dir=tmp_path / "d", workspace="w", backend_config=[], var_args=[])
+    assert (tf.root, tf.data_dir, tf.workspace, tf.backend_config, tf.var_args()) == (
+        tmp_path, tmp_path / "d", "w", [], []
+    )  # fmt: skip
+
+
+def test_command_and_environment(runner: Terraform, fake_tf: FakeTerraform) -> None:
+    assert runner.command("plan", "-x") == [os.environ["TERRAFORM"], f"-chdir={ROOT}", "plan", "-x"]
+    environ = runner.environ()
+    assert environ["TF_DATA_DIR"] == str(runner.data_dir)
+    assert environ["TF_IN_AUTOMATION"] == "1"
+    assert "TF_WORKSPACE" not in environ  # a shell's TF_WORKSPACE must never pick the workspace
+    assert Path(environ["TF_CLI_CONFIG_FILE"]).is_file()
+
+
+def test_terraform_missing_from_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("TERRAFORM", raising=False)
+    with pytest.raises(OpsError, match=r"^terraform is not on PATH: install Terraform >= 1\.11"):
+        terraform.terraform_binary()
+
+
+def test_cli_config_uses_the_offline_mirror(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    monkeypatch.setenv("STACK_PROVIDER_MIRROR", str(mirror))
+    text = terraform.cli_config(tmp_path).read_text()
+    assert f'path    = "{mirror}"' in text
+    assert 'exclude = ["registry.terraform.io/*/*"]' in text
+    assert f'plugin_cache_dir = "{tmp_path / "plugin-cache"}"' in text
+    assert (tmp_path / "plugin-cache").is_dir()
+
+
+def test_cli_config_without_a_mirror_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("STACK_PROVIDER_MIRROR", raising=False)
+    monkeypatch.setattr(terraform, "MIRROR_CANDIDATES", (str(tmp_path / "none"),))
+    text = terraform.cli_config(tmp_path).read_text()
+    assert "provider_installation {\n  direct {}\n}" in text
+    assert "filesystem_mirror" not in text
+
+
+def test_init_configures_the_backend_and_selects_the_workspace_once(
+    runner: Terraform, fake_tf: FakeTerraform, dev: Environment
+) -> None:
+    runner.init()
+    runner.init()  # nothing changed: no second init
+    assert fake_tf.commands() == [
+        ["init", "-input=false", "-reconfigure", f"-backend-config={dev.backend_path}"],
+        ["workspace", "select", "-or-create=true", "dev"],
+    ]
+    # Init and workspace selection never run inside a workspace chosen by the environment.
+    assert [call["workspace"] for call in fake_tf.calls()] == [None, None]
+    assert {call["data_dir"] for call in fake_tf.calls()} == {str(runner.data_dir)}
+    runner.init(force=True)
+    assert len(fake_tf.calls()) == 4
+
+
+def test_init_runs_again_when_the_backend_config_changes(
+    dev: Environment, fake_tf: FakeTerraform, tmp_path: Path
+) -> None:
+    Terraform(dev, data_dir=tmp_path / "data").init()
+    Terraform(dev, data_dir=tmp_path / "data", backend_config=["-backend-config=key=other"]).init()
+    inits = [c for c in fake_tf.commands() if c[0] == "init"]
+    assert inits[1] == ["init", "-input=false", "-reconfigure", "-backend-config=key=other"]
+
+
+def test_plan_writes_a_file_in_the_workspace(runner: Terraform, fake_tf: FakeTerraform, dev: Environment) -> None:
+    result = runner.plan()
+    path = runner.plan_dir / "apply.tfplan"
+    assert fake_tf.commands() == [
+        ["plan", "-input=false", "-detailed-exitcode", f"-out={path}", f"-var-file={dev.tfvars_path}"]
+    ]
+    assert fake_tf.calls()[0]["workspace"] == "dev"
+    assert (result.path, result.has_changes, result.summary) == (path, False, None)
+
+
+def test_plan_with_changes_is_summarised(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_TF_PLAN_EXIT", "2")
+    monkeypatch.setenv("FAKE_TF_SHOW", json.dumps(PLAN_JSON))
+    result = runner.plan(destroy=True)
+    path = runner.plan_dir / "destroy.tfplan"
+    assert fake_tf.commands()[0][-1] == "-destroy"
+    assert fake_tf.commands()[0][3] == f"-out={path}"
+    assert fake_tf.commands()[1] == ["show", "-json", str(path)]
+    assert result.has_changes
+    assert result.summary is not None
+    assert result.summary.rows() == [
+        ("aws_ecs_service", 1, 0, 1), ("aws_lb", 0, 1, 0), ("aws_s3_bucket", 0, 0, 1), ("aws_sqs_queue", 2, 0, 0),
+    ]  # fmt: skip
+    assert result.summary.output_changes == 1
+
+
+def test_a_failed_plan_leaves_no_plan_file(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_TF_PLAN_EXIT", "1")
+    with pytest.raises(OpsError, match=r"^terraform plan failed for dev"):
+        runner.plan()
+    assert not (runner.plan_dir / "apply.tfplan").exists()
+
+
+def test_a_held_lock_is_reported_with_the_way_out(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_TF_LOCKED", "1")
+    with pytest.raises(OpsError) as info:
+        runner.plan()
+    assert info.value.exit_code == 1
+    assert str(info.value) == (
+        "the state of dev is locked by another run (see the lock info above); wait for it to finish, "
+        "or if it died: inv tf --env dev -- force-unlock LOCK_ID"
+    )
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_apply_runs_exactly_the_saved_plan_and_removes_it(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch, exit_code: int
+) -> None:
+    monkeypatch.setenv("FAKE_TF_APPLY_EXIT", str(exit_code))
+    plan = runner.plan()
+    if exit_code:
+        with pytest.raises(OpsError, match=r"terraform apply failed \(exit 1\) for dev"):
+            runner.apply(plan)
+    else:
+        runner.apply(plan)
+    assert fake_tf.commands()[-1] == ["apply", "-input=false", str(plan.path)]
+    assert fake_tf.calls()[-1]["workspace"] == "dev"
+    assert not plan.path.exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_reaches_terraform_as_one_interrupt(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, signum: int
+) -> None:
+    ready = tmp_path / "ready"
+    monkeypatch.setenv("FAKE_TF_WAIT", str(ready))
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def interrupt() -> None:
+        # Only once Terraform runs and the runner listens (or the test process itself would stop).
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if ready.exists() and signal.getsignal(signum) is not before[signum]:
+                os.kill(os.getpid(), signum)
+                return
+            time.sleep(0.01)
+
+    sender = threading.Thread(target=interrupt, daemon=True)
+    sender.start()
+    started = time.monotonic()
+    with pytest.raises(OpsError) as info:
+        runner.run("apply", "-input=false", "plan.tfplan")
+    sender.join()
+    assert time.monotonic() - started < 15
+    assert info.value.exit_code == EXIT_INTERRUPTED
+    assert str(info.value) == "terraform apply interrupted; Terraform stopped cleanly and released the state lock"
+    assert Path(f"{ready}.signal").read_text() == "SIGINT"  # Terraform's graceful stop, whatever the signal
+    assert {s: signal.getsignal(s) for s in before} == before  # the caller's handlers are back
+
+
+# -- the account guard (moto in-process) ------------------------------------------------------------
+
+ROLE_CONFIG = (
+    "[profile {name}]\nrole_arn = arn:aws:iam::{account}:role/admin\nsource_profile = root\nregion = eu-west-2\n"
+)
+
+
+@pytest.fixture
+def profiles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[..., None]]:
+    """Write an AWS config mapping profiles to accounts, inside a mocked AWS."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS",
+                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    config, credentials = tmp_path / "aws-config", tmp_path / "aws-credentials"
+    credentials.write_text("[root]\naws_access_key_id = AKIAUNITTEST00000000\naws_secret_access_key = dummy\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+
+    def write(**accounts: str) -> None:
+        config.write_text("\n".join(ROLE_CONFIG.format(name=n, account=a) for n, a in accounts.items()))
+
+    with mock_aws():
+        yield write
+
+
+def test_the_guard_passes_profiles_in_their_declared_accounts(profiles: Callable[..., None], dev: Environment) -> None:
+    profiles(exiidev="111111111111", exiimaster="000000000000")
+    check_accounts(dev)
+
+
+def test_the_guard_refuses_a_profile_in_another_account(profiles: Callable[..., None]) -> None:
+    profiles(exiiprod="999999999999", exiimaster="000000000000")
+    with pytest.raises(Refused) as info:
+        check_accounts(environments.load("prod"))
+    assert info.value.exit_code == EXIT_REFUSED
+    assert str(info.value) == (
+        "refused: profile 'exiiprod' is in account 999999999999, but the prod account of prod is 222222222222 "
+        "(environments/prod/variables.tfvars); nothing was changed"
+    )
+
+
+def test_the_guard_checks_the_state_account_too(profiles: Callable[..., None], dev: Environment) -> None:
+    profiles(exiidev="111111111111", exiimaster="123456789012")
+    with pytest.raises(Refused, match="profile 'exiimaster' is in account 123456789012, but the state \\(master\\)"):
+        check_accounts(dev)
+    check_accounts(dev, master=False)
+
+
+def test_the_guard_names_a_missing_profile(profiles: Callable[..., None], dev: Environment) -> None:
+    profiles(exiimaster="000000000000")
+    with pytest.raises(OpsError) as info:
+        check_accounts(dev)
+    assert info.value.exit_code == 1
+    assert "'exiidev' of dev is not configured (aws configure --profile exiidev)" in str(info.value)
+
+
+# -- confirmation rules -----------------------------------------------------------------------------
+
+
+def never_asked(prompt: str) -> str:
+    raise AssertionError(f"asked {prompt!r}")
+
+
+def answering(answer: str) -> Callable[[str], str]:
+    return lambda prompt: answer
+
+
+@pytest.mark.parametrize(
+    ("name", "action", "kwargs"),
+    [
+        ("dev", "apply", {"yes": True}),
+        ("dev", "destroy", {"yes": True}),
+        ("dev", "apply", {"typed": "dev"}),
+        ("dev", "apply", {"interactive": True, "ask": answering("yes")}),
+        ("prod", "apply", {"yes": True}),
+        ("prod", "apply", {"interactive": True, "ask": answering("prod")}),
+        ("prod", "destroy", {"typed": "prod"}),
+        ("prod", "destroy", {"typed": "prod", "yes": True}),
+        ("prod", "destroy", {"yes": True, "interactive": True, "ask": answering("prod")}),
+        ("prod", "destroy", {"interactive": True, "ask": answering("prod")}),
+    ],
+)
+def test_confirmed(name: str, action: str, kwargs: dict[str, Any]) -> None:
+    kwargs = {"interactive": False, "ask": never_asked, **kwargs}
+    confirm(environments.load(name), action, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "action", "kwargs", "message"),
+    [
+        ("dev", "apply", {}, "refused: apply on dev needs confirmation; run it in a terminal or pass --yes"),
+        ("dev", "apply", {"interactive": True, "ask": answering("y")}, "confirmation 'y' is not 'yes'"),
+        ("dev", "apply", {"typed": "prod"}, "--confirm 'prod' does not match the environment 'dev'"),
+        ("prod", "apply", {"interactive": True, "ask": answering("yes")}, "confirmation 'yes' is not 'prod'"),
+        ("prod", "destroy", {"yes": True}, "destroying prod needs its name typed; --yes alone is not enough"),
+        ("prod", "destroy", {"typed": "dev", "yes": True}, "--confirm 'dev' does not match the environment 'prod'"),
+        ("prod", "destroy", {"yes": True, "interactive": True, "ask": answering("yes")}, "'yes' is not 'prod'"),
+    ],
+)
+def test_refused(name: str, action: str, kwargs: dict[str, Any], message: str) -> None:
+    kwargs = {"interactive": False, "ask": never_asked, **kwargs}
+    with pytest.raises(Refused) as info:
+        confirm(environments.load(name), action, **kwargs)
+    assert message in str(info.value)
+    assert info.value.exit_code == EXIT_REFUSED
+
+
+# -- the workflow's order: guards before Terraform --------------------------------------------------
+
+
+class RecordingStack:
+    """Stands in for the initialised runner; records what the workflow asks of it."""
+
+    def __init__(self, folder: Path, has_changes: bool, opened: list[str]) -> None:
+        self.folder, self.has_changes = folder, has_changes
+        self.opened = opened  # the workflow's steps before Terraform: secrets checked, stack opened
+        self.calls: list[tuple[str, Any]] = []
+        self.plans: list[PlanResult] = []
+
+    def plan(self, *, destroy: bool = False) -> PlanResult:
+        self.calls.append(("plan", destroy))
+        path = self.folder / f"{len(self.plans)}.tfplan"
+        path.write_text("plan")
+        summary = PlanSummary.from_plan_json(PLAN_JSON) if self.has_changes else None
+        self.plans.append(PlanResult(path=path, has_changes=self.has_changes, summary=summary))
+        return self.plans[-1]
+
+    def apply(self, plan: PlanResult) -> None:
+        self.calls.append(("apply", plan.path))
+        plan.path.unlink()
+
+    def var_args(self) -> list[str]:
+        return ["-var-file=x.tfvars"]
+
+    def run(self, *args: str, check: bool = True) -> Any:
+        self.calls.append(("run", args))
+        return type("Done", (), {"returncode": 0})()
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., RecordingStack]:
+    """Returns a factory: stack(has_changes) installs a recording runner; secrets checks are recorded too."""
+    opened: list[str] = []
+    state: dict[str, RecordingStack] = {}
+    monkeypatch.setattr(workflow, "require_secrets", lambda env: opened.append(f"secrets {env.name}"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal, like automation
+
+    def install(has_changes: bool = True) -> RecordingStack:
+        state["stack"] = RecordingStack(tmp_path, has_changes, opened)
+
+        def open_stack(env: Environment) -> RecordingStack:
+            opened.append(f"stack {env.name}")
+            return state["stack"]
+
+        monkeypatch.setattr(workflow, "stack", open_stack)
+        return state["stack"]
+
+    return install
+
+
+def test_prod_destroy_with_yes_alone_is_refused_before_any_plan(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    with pytest.raises(Refused, match="destroying prod needs its name typed"):
+        workflow.apply(environments.load("prod"), yes=True, destroy=True, ask=never_asked)
+    assert tf.opened == []
+    assert tf.calls == []
+
+
+def test_a_wrong_typed_name_is_refused_before_any_plan(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    for destroy in (False, True):
+        with pytest.raises(Refused, match="--confirm 'dev' does not match the environment 'prod'"):
+            workflow.apply(environments.load("prod"), typed="dev", destroy=destroy, ask=never_asked)
+    assert tf.calls == []
+
+
+def test_secrets_are_checked_before_terraform(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    workflow.apply(environments.load("dev"), yes=True)
+    assert tf.opened == ["secrets dev", "stack dev"]
+
+
+def test_nothing_to_change_asks_nothing(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack(has_changes=False)
+    assert workflow.apply(environments.load("prod"), ask=never_asked) is False
+    assert tf.calls == [("plan", False)]
+    assert not tf.plans[0].path.exists()
+
+
+def test_unconfirmed_changes_are_not_applied(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    with pytest.raises(Refused, match="apply on dev needs confirmation"):
+        workflow.apply(environments.load("dev"), ask=never_asked)
+    assert tf.calls == [("plan", False)]
+    assert not tf.plans[0].path.exists()  # a refused plan is not left to apply later
+
+
+def test_confirmed_changes_apply_the_plan_that_was_shown(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    assert workflow.apply(environments.load("prod"), typed="prod", destroy=True, ask=never_asked) is True
+    assert tf.calls == [("plan", True), ("apply", tf.plans[0].path)]
+    assert tf.opened == ["stack prod"]  # a destroy needs no secrets
+
+
+def test_drift_exit_codes(stack: Callable[..., RecordingStack]) -> None:
+    stack(has_changes=True)
+    assert workflow.drift(environments.load("dev")) == EXIT_REFUSED
+    stack(has_changes=False)
+    assert workflow.drift(environments.load("dev")) == 0
+
+
+def test_passthrough_adds_the_var_file_where_it_applies(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    dev = environments.load("dev")
+    with pytest.raises(OpsError, match="nothing to run"):
+        workflow.passthrough(dev, [])
+    assert tf.calls == []
+    workflow.passthrough(dev, ["plan", "-target=x"])
+    workflow.passthrough(dev, ["state", "list"])
+    workflow.passthrough(dev, ["validate"])
+    assert [args for _, args in tf.calls] == [
+        ("plan", "-var-file=x.tfvars", "-target=x"), ("state", "list"), ("validate",),
+    ]  # fmt: skip
+
+
+def test_open_environment_runs_the_guard_unless_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    guarded: list[str] = []
+    monkeypatch.setattr(workflow, "check_accounts", lambda env: guarded.append(env.name))
+    assert workflow.open_environment("prod").name == "prod"
+    assert workflow.open_environment("dev", guard=False).name == "dev"
+    assert guarded == ["prod"]
+    with pytest.raises(OpsError, match=f"unknown environment 'staging'; {LISTING}"):
+        workflow.open_environment("staging")
+    assert guarded == ["prod"]
+
+
+def test_plan_summary_counts_a_replacement_as_an_add_and_a_destroy() -> None:
+    summary = PlanSummary.from_plan_json(PLAN_JSON)
+    assert summary.adds == {"aws_sqs_queue": 2, "aws_ecs_service": 1}
+    assert summary.changes == {"aws_lb": 1}
+    assert summary.destroys == {"aws_ecs_service": 1, "aws_s3_bucket": 1}
+    assert not summary.empty
+    assert PlanSummary.from_plan_json({"resource_changes": [PLAN_JSON["resource_changes"][-1]]}).empty
