@@ -33,8 +33,8 @@ def open_environment(name: str | None, *, guard: bool = True) -> Environment:
     return env
 
 
-def stack(env: Environment) -> Terraform:
-    """The environment's stack, initialised; refuses with the fix when the state bucket is gone."""
+def require_state_bucket(env: Environment) -> None:
+    """Refuse with the fix when the state bucket is gone (Terraform would otherwise fail at init)."""
     from stackops.bootstrap import bucket_exists
 
     if not bucket_exists(env.session(master=True).client("s3"), env.state_bucket):
@@ -42,6 +42,12 @@ def stack(env: Environment) -> Terraform:
             f"the state bucket {env.state_bucket} does not exist in account {env.master_account_id}: "
             f"run inv bootstrap --env {env.name} (if it held state, restore that first: a new bucket is empty)"
         )
+
+
+def stack(env: Environment, *, bucket_checked: bool = False) -> Terraform:
+    """The environment's stack, initialised with its backend and workspace."""
+    if not bucket_checked:
+        require_state_bucket(env)
     tf = Terraform(env)
     tf.init()
     return tf
@@ -77,9 +83,10 @@ def require_secrets(env: Environment) -> None:
 
 def plan(env: Environment, *, destroy: bool = False) -> PlanResult:
     terraform_binary()  # a missing Terraform is reported before anything else is checked
+    require_state_bucket(env)
     if not destroy:
         require_secrets(env)
-    tf = stack(env)
+    tf = stack(env, bucket_checked=True)
     result = tf.plan(destroy=destroy)
     print_plan_summary(env, result, "destroy" if destroy else "plan")
     return result
@@ -102,9 +109,10 @@ def apply(
     if typed is not None and typed != env.name:
         # A --confirm naming another environment can never be accepted: refuse before planning anything.
         confirm(env, action, typed=typed)
+    require_state_bucket(env)
     if not destroy:
         require_secrets(env)
-    tf = stack(env)
+    tf = stack(env, bucket_checked=True)
     result = tf.plan(destroy=destroy)
     print_plan_summary(env, result, action)
     if not result.has_changes:

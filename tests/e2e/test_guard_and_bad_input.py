@@ -243,3 +243,30 @@ def test_prod_destroy_confirmed_with_another_name_is_refused(
     )
     assert written(own_state) == []
     assert snapshot() == before
+
+
+# -- a state bucket someone deleted between runs ------------------------------------------------------
+
+
+def test_a_deleted_state_bucket_is_refused_with_the_fix(emulated_aws, tmp_path: Path) -> None:
+    """The environment's backend names a bucket that existed and was deleted: the command refuses
+    before Terraform runs (no init, no empty state silently started), and recreates nothing."""
+    import dataclasses
+
+    from stackops import workflow
+    from stackops.errors import OpsError
+
+    local = workflow.open_environment("local")
+    s3 = local.session(master=True).client("s3")
+    bucket = "exii-terraform-state-deleted"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": local.region})
+    s3.delete_bucket(Bucket=bucket)
+    gone = dataclasses.replace(local, backend={**local.backend, "bucket": bucket})
+
+    with pytest.raises(OpsError) as refused:
+        workflow.plan(gone)
+    message = str(refused.value)
+    assert f"the state bucket {bucket} does not exist in account {local.master_account_id}" in message
+    assert "inv bootstrap --env local" in message
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert not (gone.state_dir / "terraform" / "stackops-init.stamp").exists()

@@ -555,12 +555,13 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Reco
     opened: list[str] = []
     state: dict[str, RecordingStack] = {}
     monkeypatch.setattr(workflow, "require_secrets", lambda env: opened.append(f"secrets {env.name}"))
+    monkeypatch.setattr(workflow, "require_state_bucket", lambda env: opened.append(f"bucket {env.name}"))
     monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal, like automation
 
     def install(has_changes: bool = True) -> RecordingStack:
         state["stack"] = RecordingStack(tmp_path, has_changes, opened)
 
-        def open_stack(env: Environment) -> RecordingStack:
+        def open_stack(env: Environment, **_: object) -> RecordingStack:
             opened.append(f"stack {env.name}")
             return state["stack"]
 
@@ -589,7 +590,7 @@ def test_a_wrong_typed_name_is_refused_before_any_plan(stack: Callable[..., Reco
 def test_secrets_are_checked_before_terraform(stack: Callable[..., RecordingStack]) -> None:
     tf = stack()
     workflow.apply(environments.load("dev"), yes=True)
-    assert tf.opened == ["secrets dev", "stack dev"]
+    assert tf.opened == ["bucket dev", "secrets dev", "stack dev"]
 
 
 def test_nothing_to_change_asks_nothing(stack: Callable[..., RecordingStack]) -> None:
@@ -611,7 +612,7 @@ def test_confirmed_changes_apply_the_plan_that_was_shown(stack: Callable[..., Re
     tf = stack()
     assert workflow.apply(environments.load("prod"), typed="prod", destroy=True, ask=never_asked) is True
     assert tf.calls == [("plan", True), ("apply", tf.plans[0].path)]
-    assert tf.opened == ["stack prod"]  # a destroy needs no secrets
+    assert tf.opened == ["bucket prod", "stack prod"]  # a destroy needs no secrets
 
 
 def test_drift_exit_codes(stack: Callable[..., RecordingStack]) -> None:
