@@ -231,6 +231,17 @@ variable "buckets" {
   default     = ["log", "staging", "trigger", "input", "model", "report"]
 }
 
+variable "force_destroy_buckets" {
+  description = "Let `inv destroy` delete buckets that still hold objects (access logs, uploads). Only for throw-away environments such as local; never prod."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.force_destroy_buckets && var.stage == "prod")
+    error_message = "force_destroy_buckets must stay false in prod: its buckets hold the product's data."
+  }
+}
+
 # -- database ---------------------------------------------------------------------------------------
 
 variable "db_name" {

@@ -102,6 +102,7 @@ module "log_bucket" {
   source = "./modules/s3"
 
   bucket             = local.log_bucket
+  force_destroy      = var.force_destroy_buckets
   access_log_sources = [for purpose in setsubtract(var.buckets, ["log"]) : "${local.name}-${purpose}-${var.account_id}"]
 }
 
@@ -109,7 +110,8 @@ module "bucket" {
   source   = "./modules/s3"
   for_each = setsubtract(var.buckets, ["log"])
 
-  bucket = "${local.name}-${each.key}-${var.account_id}"
+  bucket        = "${local.name}-${each.key}-${var.account_id}"
+  force_destroy = var.force_destroy_buckets
   # The name, known at plan time (the module counts on it); depends_on orders the creation.
   access_log_bucket = local.log_bucket
   depends_on        = [module.log_bucket]

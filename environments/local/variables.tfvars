@@ -30,3 +30,6 @@ db_skip_final_snapshot   = true
 db_backup_retention_days = 1
 
 container_insights = false
+
+# A throw-away environment: destroy may delete buckets that hold access logs or test objects.
+force_destroy_buckets = true

@@ -6,6 +6,8 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:single-region product; versioning and noncurrent-version retention cover recovery
   #checkov:skip=CKV2_AWS_62:no consumer of bucket events; the trigger bucket's readers poll through SQS settings
   bucket = var.bucket
+  # A bucket that still holds objects is not deleted, unless the environment is a throw-away one.
+  force_destroy = var.force_destroy
 }
 
 resource "aws_s3_bucket_logging" "this" {

@@ -20,6 +20,12 @@ variable "access_log_sources" {
   default     = []
 }
 
+variable "force_destroy" {
+  description = "Let a destroy delete the bucket with its objects (throw-away environments only)."
+  type        = bool
+  default     = false
+}
+
 variable "versioning" {
   description = "Keep every version of every object (recover from overwrites and deletes)."
   type        = bool

@@ -279,6 +279,7 @@ def test_prod_survives_an_az_and_refuses_accidents(plans: dict[str, EnvironmentP
     assert db["deletion_protection"] is True
     assert db["skip_final_snapshot"] is False
     assert db["final_snapshot_identifier"] == "exii-prod-final"
+    assert {b["force_destroy"] for b in values(plan, "aws_s3_bucket")} == {False}  # data is never deleted with it
     assert db["backup_retention_period"] == 14
     targets = values(plan, "aws_appautoscaling_target")
     assert len(targets) == 2
