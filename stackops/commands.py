@@ -46,7 +46,10 @@ def sync_secrets(
         ecs.print_results(results)
         ecs.raise_on_failure(results)
     if report.failed:
-        raise OpsError(f"{len(report.missing)} secret(s) missing: set {', '.join(report.missing)} and run again")
+        variables = ", ".join(
+            sorted({str(catalogue.get(name.removeprefix(env.secret_prefix)).env) for name in report.missing})
+        )
+        raise OpsError(f"{len(report.missing)} secret(s) missing: export {variables} and run again")
     return 0
 
 

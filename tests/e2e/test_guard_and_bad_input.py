@@ -270,3 +270,27 @@ def test_a_deleted_state_bucket_is_refused_with_the_fix(emulated_aws, tmp_path: 
     assert "inv bootstrap --env local" in message
     assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert not (gone.state_dir / "terraform" / "stackops-init.stamp").exists()
+
+
+# -- a secret whose environment variable is unset ---------------------------------------------------
+
+
+def test_a_missing_secret_variable_is_named_and_nothing_else_is_lost(right_prod: dict[str, str]) -> None:
+    """dev is a real-account environment (no stand-ins): an unset variable is reported with its name,
+    the command exits 1, and the secrets that could be written are written."""
+    unset = {name: "" for name in ("STRIPE_SECRET_KEY", "STRIPE_CLIENT_ID", "STRIPE_WEBHOOK_SECRET")}
+    before = secret_names("111111111111")
+    result = run_inv("secrets", "--env", "dev", "--only", "stripe", env={**right_prod, **unset})
+    assert result.returncode == 1
+    line = error_line(result)
+    assert "3 secret(s) missing" in line
+    assert "STRIPE_CLIENT_ID, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET" in line
+    assert secret_names("111111111111") == before  # none of the three could be created
+
+    # With one of them set, that one is written and the others are still reported.
+    partial = {**unset, "STRIPE_SECRET_KEY": "sk_test_" + "x" * 24}
+    result = run_inv("secrets", "--env", "dev", "--only", "stripe", env={**right_prod, **partial})
+    assert result.returncode == 1
+    assert "STRIPE_CLIENT_ID, STRIPE_WEBHOOK_SECRET" in error_line(result)
+    assert set(secret_names("111111111111")) - set(before) == {"/exii/dev/stripe-secret-key"}
+    assert "sk_test_" not in result.stdout + result.stderr  # the value is never shown
