@@ -105,9 +105,10 @@ def build_app() -> WSGIApp:
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from stackops.emulated_aws import autoscaling, ecs, policies
+    from stackops.emulated_aws import autoscaling, ec2, ecs, policies
 
     ecs.install()
+    ec2.install()
     autoscaling.install()
     policies.install()
     policies.install_bucket_logging_check()

@@ -1,0 +1,116 @@
+"""The emulator's narrow moto fixes (stackops/emulated_aws), each against moto's in-process backend.
+
+Each test installs the fix and restores moto's original method afterwards, so the rest of the
+process sees moto unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from stackops.emulated_aws import autoscaling, ec2, policies
+
+
+@pytest.fixture
+def patched(monkeypatch):
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+    from moto.iam.access_control import IAMPolicyStatement
+    from moto.s3.models import FakeBucket
+
+    for owner, name in [
+        (SecurityGroupBackend, "authorize_security_group_egress"),
+        (SecurityGroupBackend, "authorize_security_group_ingress"),
+        (IAMPolicyStatement, "is_action_permitted"),
+        (ApplicationAutoScalingResponse, "register_scalable_target"),
+    ]:
+        monkeypatch.setattr(owner, name, getattr(owner, name))
+    monkeypatch.setattr(
+        FakeBucket, "_log_permissions_enabled_policy", FakeBucket.__dict__["_log_permissions_enabled_policy"]
+    )
+    for name in ("list_tags_for_resource", "tag_resource", "untag_resource"):
+        if not hasattr(ApplicationAutoScalingResponse, name):
+            monkeypatch.setattr(ApplicationAutoScalingResponse, name, None, raising=False)
+            monkeypatch.delattr(ApplicationAutoScalingResponse, name)
+    ec2.install()
+    policies.install()
+    policies.install_bucket_logging_check()
+    autoscaling.install()
+
+
+@mock_aws
+def test_a_repeated_rule_call_gets_the_rule_it_created(patched):
+    client = boto3.client("ec2", region_name="eu-west-2")
+    vpc = client.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = client.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    rule = {"IpProtocol": "tcp", "FromPort": 587, "ToPort": 587, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    first = client.authorize_security_group_egress(GroupId=group, IpPermissions=[rule])["SecurityGroupRules"]
+    again = client.authorize_security_group_egress(GroupId=group, IpPermissions=[rule])["SecurityGroupRules"]
+    assert [r["SecurityGroupRuleId"] for r in again] == [r["SecurityGroupRuleId"] for r in first]
+
+    # A duplicate of a rule that is not fresh is a configuration mistake, refused as on AWS.
+    ec2._added_at.clear()
+    with pytest.raises(client.exceptions.ClientError, match=r"InvalidPermission\.Duplicate"):
+        client.authorize_security_group_egress(GroupId=group, IpPermissions=[rule])
+
+
+def test_a_condition_on_a_key_the_request_lacks_does_not_apply(patched):
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    deny_without_tls = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    }  # fmt: skip
+    assert IAMPolicy(json.dumps(deny_without_tls)).is_action_permitted("s3:GetObject", "arn:aws:s3:::b/k") == (
+        PermissionResult.NEUTRAL
+    )
+    unconditional = {**deny_without_tls, "Statement": [{**deny_without_tls["Statement"][0], "Condition": {}}]}
+    assert IAMPolicy(json.dumps(unconditional)).is_action_permitted("s3:GetObject", "arn:aws:s3:::b/k") == (
+        PermissionResult.DENIED
+    )
+
+
+@mock_aws
+def test_bucket_logging_into_a_bucket_with_a_tls_only_policy(patched):
+    s3 = boto3.client("s3", region_name="eu-west-2")
+    where = {"LocationConstraint": "eu-west-2"}
+    s3.create_bucket(Bucket="access-log-target", CreateBucketConfiguration=where)
+    s3.create_bucket(Bucket="data-with-logs", CreateBucketConfiguration=where)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::access-log-target/*",
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+             "Resource": "arn:aws:s3:::access-log-target/*"},
+        ],
+    }  # fmt: skip
+    s3.put_bucket_policy(Bucket="access-log-target", Policy=json.dumps(policy))
+    s3.put_bucket_logging(
+        Bucket="data-with-logs",
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "access-log-target", "TargetPrefix": "s3/data/"}},
+    )
+    assert s3.get_bucket_logging(Bucket="data-with-logs")["LoggingEnabled"]["TargetBucket"] == "access-log-target"
+
+
+@mock_aws
+def test_scalable_targets_keep_their_tags(patched):
+    ecs = boto3.client("ecs", region_name="eu-west-2")
+    ecs.create_cluster(clusterName="c")
+    ecs.register_task_definition(family="f", containerDefinitions=[{"name": "app", "image": "app", "memory": 64}])
+    ecs.create_service(cluster="c", serviceName="s", taskDefinition="f", desiredCount=1)
+    client = boto3.client("application-autoscaling", region_name="eu-west-2")
+    arn = client.register_scalable_target(
+        ServiceNamespace="ecs", ResourceId="service/c/s", ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1, MaxCapacity=2, Tags={"Project": "exii"},
+    )["ScalableTargetARN"]  # fmt: skip
+    assert client.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Project": "exii"}
+    client.tag_resource(ResourceARN=arn, Tags={"Stage": "local"})
+    client.untag_resource(ResourceARN=arn, TagKeys=["Project"])
+    assert client.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Stage": "local"}
