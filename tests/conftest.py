@@ -33,9 +33,8 @@ def free_port() -> int:
 def run_inv(*args: str, env: Mapping[str, str] | None = None, input: str | None = None,
             timeout: float = 900) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run the real command line, as a user would: `inv ARGS...` in the repository."""
-    environ = dict(os.environ)
+    environ = {**os.environ, "COLUMNS": "200"}  # wide tables, whatever the terminal of the test run
     environ.update(env or {})
-    environ.setdefault("COLUMNS", "200")
     return subprocess.run(
         [sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, input=input, capture_output=True,
         text=True, timeout=timeout, check=False,

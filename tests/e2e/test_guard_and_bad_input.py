@@ -8,6 +8,7 @@ at the wrong account (prod declares 222222222222).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,7 +18,14 @@ import pytest
 
 from stackops import emulator, environments, secrets
 from tests.conftest import free_port, run_inv
-from tests.e2e.fixtures.accounts import DECLARED, ensure_state_backend, object_keys, secret_names, write_config
+from tests.e2e.fixtures.accounts import (
+    DECLARED,
+    account_session,
+    ensure_state_backend,
+    object_keys,
+    secret_names,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -279,6 +287,11 @@ def test_a_missing_secret_variable_is_named_and_nothing_else_is_lost(right_prod:
     """dev is a real-account environment (no stand-ins): an unset variable is reported with its name,
     the command exits 1, and the secrets that could be written are written."""
     unset = {name: "" for name in ("STRIPE_SECRET_KEY", "STRIPE_CLIENT_ID", "STRIPE_WEBHOOK_SECRET")}
+    # Other tests of the session may have created dev's secrets (as stand-ins): start without these three.
+    client = account_session("111111111111", os.environ["AWS_ENDPOINT_URL"]).client("secretsmanager")
+    for name in ("stripe-secret-key", "stripe-client-id", "stripe-webhook-secret"):
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            client.delete_secret(SecretId=f"/exii/dev/{name}", ForceDeleteWithoutRecovery=True)
     before = secret_names("111111111111")
     result = run_inv("secrets", "--env", "dev", "--only", "stripe", env={**right_prod, **unset})
     assert result.returncode == 1

@@ -22,6 +22,9 @@ from botocore.exceptions import WaiterError
 from stackops import emulator, environments
 from stackops.emulated_aws import client
 
+# A real emulator process on a free port: an integration test, kept with the other emulator tests.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 TIME_SCALE = 0.5
 SETTLE = 1.0 * TIME_SCALE  # stackops.emulated_aws.ecs.SETTLE_SECONDS in the subprocess
