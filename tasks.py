@@ -304,7 +304,7 @@ def migrate(c, env=None, command=None, timeout=600):
 
     environment = workflow.open_environment(env)
     result = ecs.migrate(
-        environment.session(), commands.ecs_layout(environment), command=commands.split_command(command),
+        environment.session(), commands.ecs_layout(environment), command=command,
         timeout=float(timeout),
     )  # fmt: skip
     if not result.ok:

@@ -101,7 +101,7 @@ def _point_at_emulator(env: environments.Environment) -> None:
     if env.emulated:
         from stackops import emulator
 
-        os.environ.update(emulator.environ())
+        emulator.activate()
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

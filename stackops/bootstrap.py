@@ -131,16 +131,10 @@ def bootstrap(env: Environment, *, yes: bool = False, ask: Any = input) -> None:
     from rich.table import Table
 
     from stackops.confirm import confirm
-    from stackops.errors import Refused
-    from stackops.guard import caller_account
+    from stackops.guard import check_accounts
     from stackops.workflow import print_plan_summary
 
-    actual = caller_account(env.session(master=True), env.master_profile)
-    if actual != env.master_account_id:
-        raise Refused(
-            f"refused: profile {env.master_profile!r} is in account {actual}, but the state (master) account "
-            f"of {env.name} is {env.master_account_id}; nothing was changed"
-        )
+    check_accounts(env, environment=False)  # only the state account is touched
     tf = tf_init(env)
     tf.init()
     differences = adopt_existing(env, tf)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 
 from stackops import ecs, environments, ui, workflow
@@ -101,7 +100,3 @@ def up() -> None:
     certificate(env, yes=True)
     workflow.print_outputs(workflow.outputs(env), only=UP_SUMMARY)
     ui.out.print("All outputs: inv output --env local")
-
-
-def split_command(command: str | None) -> list[str] | None:
-    return shlex.split(command) if command else None

@@ -45,7 +45,7 @@ def terraform_checks() -> list[Check]:
 
 
 def environment_checks(env: Environment) -> list[Check]:
-    from stackops.guard import caller_account
+    from stackops.guard import caller_account, declared_accounts
 
     checks = []
     if env.placeholders:
@@ -59,16 +59,11 @@ def environment_checks(env: Environment) -> list[Check]:
         from stackops import emulator
 
         try:
-            import os
-
-            os.environ.update(emulator.environ())
+            emulator.activate()
         except OpsError as exc:
             checks.append(Check(f"{env.name}: emulator", False, str(exc)))
             return checks
-    for profile, expected, master in (
-        (env.profile, env.account_id, False),
-        (env.master_profile, env.master_account_id, True),
-    ):
+    for profile, expected, master in declared_accounts(env):
         label = f"{env.name}: profile {profile}"
         try:
             actual = caller_account(env.session(master=master), profile)

@@ -302,6 +302,16 @@ def status(state_dir: Path | None = None) -> Status | None:
     )
 
 
+def activate(state_dir: Path | None = None) -> None:
+    """Point this process (boto3, and the AWS CLI and Terraform it starts) at the running emulator.
+
+    Stray credentials in the caller's shell would win over the emulator's profiles: they are removed.
+    """
+    os.environ.update(environ(state_dir))
+    for name in CLEARED_ENV_VARS:
+        os.environ.pop(name, None)
+
+
 def start(state_dir: Path | None = None, port: int | None = None, *, acme: bool = True) -> Status:
     """Start the emulated AWS (idempotent: a running, healthy one is returned as it is).
 

@@ -25,12 +25,19 @@ def caller_account(session: Any, profile: str) -> str:
         raise OpsError(f"the credentials of AWS profile {profile!r} do not work: {exc}") from None
 
 
-def check_accounts(env: Environment, *, master: bool = True) -> None:
-    """Refuse (exit 2) unless the environment's profile, and the state profile, are in their declared accounts."""
-    pairs = [(env.profile, env.account_id, False)]
+def declared_accounts(
+    env: Environment, *, environment: bool = True, master: bool = True
+) -> list[tuple[str, str, bool]]:
+    """(profile, declared account, is the state account) for the profiles an operation uses."""
+    pairs = [(env.profile, env.account_id, False)] if environment else []
     if master:
         pairs.append((env.master_profile, env.master_account_id, True))
-    for profile, expected, is_master in pairs:
+    return pairs
+
+
+def check_accounts(env: Environment, *, environment: bool = True, master: bool = True) -> None:
+    """Refuse (exit 2) unless the environment's profile, and the state profile, are in their declared accounts."""
+    for profile, expected, is_master in declared_accounts(env, environment=environment, master=master):
         actual = caller_account(env.session(master=is_master), profile)
         if actual != expected:
             role = "state (master)" if is_master else env.name

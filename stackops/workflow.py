@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,6 +15,9 @@ from stackops.errors import EXIT_REFUSED, OpsError
 from stackops.guard import check_accounts
 from stackops.terraform import PlanResult, Terraform, terraform_binary
 
+# Terraform commands that take the environment's -var-file (validate does not).
+VAR_FILE_COMMANDS = ("plan", "apply", "destroy", "import", "console", "refresh")
+
 
 def open_environment(name: str | None, *, guard: bool = True) -> Environment:
     """Load an environment, point AWS access at the emulator when it is the emulated one, and
@@ -24,10 +26,7 @@ def open_environment(name: str | None, *, guard: bool = True) -> Environment:
     if env.emulated:
         from stackops import emulator
 
-        os.environ.update(emulator.environ())
-        # Stray credentials in the caller's shell would win over the emulator's profiles.
-        for name in emulator.CLEARED_ENV_VARS:
-            os.environ.pop(name, None)
+        emulator.activate()
     if guard:
         check_accounts(env)
     return env
@@ -150,9 +149,7 @@ def passthrough(env: Environment, args: Sequence[str]) -> int:
     if not args:
         raise OpsError("nothing to run: inv tf --env ENV -- COMMAND [ARGS...]")
     tf = stack(env)
-    extra = tf.var_args() if args[0] in ("plan", "apply", "destroy", "import", "console", "refresh", "validate") else []
-    if args[0] == "validate":
-        extra = []
+    extra = tf.var_args() if args[0] in VAR_FILE_COMMANDS else []
     return tf.run(args[0], *extra, *args[1:], check=False).returncode
 
 

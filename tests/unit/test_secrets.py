@@ -463,7 +463,7 @@ def test_cli_emulated_environment_gets_stand_ins(cli, aws, monkeypatch, tmp_path
     config = tmp_path / "emulator-config"
     config.write_text("[profile exii-local]\nregion = eu-west-2\naws_access_key_id = a\naws_secret_access_key = b\n")
     fake = types.ModuleType("stackops.emulator")
-    fake.environ = lambda: {"AWS_CONFIG_FILE": str(config)}  # type: ignore[attr-defined]
+    fake.activate = lambda: monkeypatch.setenv("AWS_CONFIG_FILE", str(config))  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "stackops.emulator", fake)
     monkeypatch.setattr(stackops, "emulator", fake, raising=False)
     monkeypatch.setenv("AWS_PROFILE", "exii-local")
