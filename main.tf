@@ -174,7 +174,8 @@ module "service" {
   container_port = each.value.port
   cpu            = var.service_sizes[each.key].cpu
   memory         = var.service_sizes[each.key].memory
-  container_definitions = templatefile("${path.module}/task-definitions/${each.key}.json", {
+  # One template for both web services: they differ only in the values passed here.
+  container_definitions = templatefile("${path.module}/task-definitions/web.json", {
     name        = each.key
     image       = "${module.ecs.repository_urls["${local.name}-${each.key}"]}:${var.image_tag}"
     port        = each.value.port

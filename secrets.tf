@@ -16,9 +16,9 @@ locals {
     ]
   ])
 
-  # The `secrets` list of each service's container definition.
+  # The `secrets` list of each task definition's container: the services and the migration task.
   service_secrets = {
-    for service in ["concept", "django", "migrate"] : service => [
+    for service in concat(keys(local.services), ["migrate"]) : service => [
       for binding in local.secret_bindings : {
         name      = binding.variable
         valueFrom = data.aws_secretsmanager_secret.this[binding.secret].arn

@@ -41,7 +41,7 @@ def operation(fn: Callable[..., Any]) -> Callable[..., Any]:
 @operation
 def local_up(c):
     """Start the emulated AWS (moto server), the local ACME server (pebble) and its DNS bridge."""
-    from stackops import emulator
+    from stackops.local import emulator
 
     status = emulator.start()
     ui.out.print(f"emulated AWS at {status.endpoint}; accounts {status.accounts}")
@@ -51,7 +51,7 @@ def local_up(c):
 @operation
 def local_down(c):
     """Stop the emulated AWS and the local ACME server (their data is in memory and is lost)."""
-    from stackops import emulator
+    from stackops.local import emulator
 
     ui.out.print("stopped" if emulator.stop() else "the emulated AWS was not running")
 
@@ -62,7 +62,7 @@ def local_status(c, json=False):
     """Show whether the emulated AWS runs, its endpoint and account ids (exit 1 when it is down)."""
     import json as jsonlib
 
-    from stackops import emulator
+    from stackops.local import emulator
 
     status = emulator.status()
     if status is None:
@@ -88,7 +88,7 @@ def bootstrap(c, env=None, yes=False):
     """Create or adopt the Terraform state bucket and lock table in the master account (tf-init/)."""
     from stackops.bootstrap import bootstrap as run_bootstrap
     from stackops.bootstrap import shared_backend_environment
-    from stackops.workflow import open_environment
+    from stackops.cli import open_environment
 
     run_bootstrap(open_environment(env or shared_backend_environment(), guard=False), yes=yes)
 
@@ -97,27 +97,27 @@ def bootstrap(c, env=None, yes=False):
 @operation
 def plan(c, env=None):
     """Plan the environment and show a summary of the changes (nothing is changed)."""
-    from stackops import workflow
+    from stackops import cli, stack
 
-    workflow.plan(workflow.open_environment(env)).path.unlink(missing_ok=True)
+    stack.plan(cli.open_environment(env)).path.unlink(missing_ok=True)
 
 
 @task(help={"env": ENV_HELP, "yes": YES_HELP, "confirm": "type the environment's name non-interactively"})
 @operation
 def apply(c, env=None, yes=False, confirm=None):
     """Plan, show the summary, confirm (prod: type its name), then apply exactly that plan."""
-    from stackops import workflow
+    from stackops import cli, stack
 
-    workflow.apply(workflow.open_environment(env), yes=yes, typed=confirm)
+    stack.apply(cli.open_environment(env), yes=yes, typed=confirm)
 
 
 @task(help={"env": ENV_HELP, "yes": YES_HELP, "confirm": "the environment's name, typed (required for prod)"})
 @operation
 def destroy(c, env=None, yes=False, confirm=None):
     """Destroy the environment's stack (the state backend stays). Prod needs its name typed."""
-    from stackops import workflow
+    from stackops import cli, stack
 
-    workflow.apply(workflow.open_environment(env), yes=yes, typed=confirm, destroy=True)
+    stack.apply(cli.open_environment(env), yes=yes, typed=confirm, destroy=True)
 
 
 @task(help={"env": ENV_HELP, "json": "print the outputs as JSON"})
@@ -126,40 +126,42 @@ def output(c, env=None, json=False):
     """Show the environment's Terraform outputs (URLs, cluster, services, database, buckets...)."""
     import json as jsonlib
 
-    from stackops import workflow
+    from stackops import cli, stack
+    from stackops.report import print_outputs
 
-    values = workflow.outputs(workflow.open_environment(env))
+    values = stack.outputs(cli.open_environment(env))
     if json:
         print(jsonlib.dumps(values, indent=2, sort_keys=True))
     else:
-        workflow.print_outputs(values)
+        print_outputs(values)
 
 
 @task(help={"env": ENV_HELP})
 @operation
 def tf(c, env=None):
     """Run any terraform command in the environment: inv tf --env E -- ARGS (what switch_environment.sh did)."""
-    from stackops import workflow
+    from stackops import cli, stack
 
-    return workflow.passthrough(workflow.open_environment(env), shlex.split(c.remainder))
+    return stack.passthrough(cli.open_environment(env), shlex.split(c.remainder))
 
 
 @task(help={"env": ENV_HELP})
 @operation
 def drift(c, env=None):
     """Exit 2 when live infrastructure differs from the code, 0 when it matches (for a scheduled job)."""
-    from stackops import workflow
+    from stackops import cli, stack
 
-    return workflow.drift(workflow.open_environment(env))
+    return stack.drift(cli.open_environment(env))
 
 
 @task(help={"env": "check this environment too (profiles, credentials, placeholders); all when omitted"})
 @operation
 def doctor(c, env=None):
     """Check Terraform, the provider source, profiles, credentials per account, and unset placeholders."""
+    from stackops import cli
     from stackops import doctor as checks
 
-    return checks.run(env)
+    return checks.run(env, prepare=cli.point_at_emulator)
 
 
 # -- the main job -------------------------------------------------------------------------------
@@ -169,9 +171,9 @@ def doctor(c, env=None):
 @operation
 def up(c):
     """Deploy the whole stack on the embedded AWS: emulator, state backend, secrets, apply, HTTPS. Idempotent."""
-    from stackops import commands
+    from stackops.local.up import up as deploy_locally
 
-    commands.up()
+    deploy_locally()
 
 
 # -- secrets and certificates -------------------------------------------------------------------
@@ -189,11 +191,10 @@ def up(c):
 @operation
 def secrets(c, env=None, rotate=False, refresh=False, only=None, dry_run=False):
     """Create the catalogue's missing secrets (secrets.yaml) in Secrets Manager; rotate with --rotate."""
-    from stackops import commands, workflow
+    from stackops import cli
+    from stackops.app_secrets.command import sync_secrets
 
-    return commands.sync_secrets(
-        workflow.open_environment(env), rotate=rotate, refresh=refresh, only=only, dry_run=dry_run
-    )
+    return sync_secrets(cli.open_environment(env), rotate=rotate, refresh_services=refresh, only=only, dry_run=dry_run)
 
 
 @task(
@@ -213,11 +214,12 @@ def secrets(c, env=None, rotate=False, refresh=False, only=None, dry_run=False):
 def cert(c, env=None, domain=None, renew_within=None, force=False, email=None, staging=False, renew_all=False,
          yes=False):  # fmt: skip
     """Issue or renew a certificate by DNS-01 (certbot + Route53), import it into ACM, attach it."""
-    from stackops import commands, workflow
+    from stackops import cli
+    from stackops.certs.command import certificate, pick_environment
 
     domains = list(domain or [])
-    environment = workflow.open_environment(commands.pick_cert_environment(env, domains))
-    commands.certificate(
+    environment = cli.open_environment(pick_environment(env, domains))
+    certificate(
         environment, domains, renew_all=renew_all, force=force, email=email, staging=staging, yes=yes,
         renew_within=float(renew_within) if renew_within is not None else None,
     )  # fmt: skip
@@ -240,15 +242,17 @@ TIMEOUT_HELP = "seconds to wait for the rollout before failing (default 600)"
 @operation
 def refresh(c, env=None, service=None, force=False, timeout=600, keep=5):
     """Roll services onto the latest ACTIVE task definition revision and wait for the rollout."""
-    from stackops import commands, ecs, workflow
+    from stackops import cli, stack
+    from stackops.ecs.refresh import refresh as refresh_services
+    from stackops.ecs.results import print_results, raise_on_failure
 
-    environment = workflow.open_environment(env)
-    results = ecs.refresh(
-        environment.session(), commands.ecs_layout(environment), service=service, force=force,
+    environment = cli.open_environment(env)
+    results = refresh_services(
+        environment.session(), stack.ecs_layout(environment), service=service, force=force,
         timeout=float(timeout), keep_revisions=int(keep),
     )  # fmt: skip
-    ecs.print_results(results)
-    ecs.raise_on_failure(results)
+    print_results(results)
+    raise_on_failure(results)
 
 
 @task(
@@ -263,31 +267,35 @@ def refresh(c, env=None, service=None, force=False, timeout=600, keep=5):
 @operation
 def deploy(c, env=None, service=None, image=None, migrate=False, timeout=600):
     """Register a revision identical to the latest but for the image, then roll the service onto it."""
-    from stackops import commands, ecs, workflow
+    from stackops import cli, stack
+    from stackops.ecs.deploy import deploy as deploy_image
+    from stackops.ecs.results import print_results, raise_on_failure
 
     if not service or not image:
         raise OpsError("both --service and --image are required")
-    environment = workflow.open_environment(env)
-    result = ecs.deploy(
-        environment.session(), commands.ecs_layout(environment), service, image, migrate=migrate,
+    environment = cli.open_environment(env)
+    result = deploy_image(
+        environment.session(), stack.ecs_layout(environment), service, image, migrate=migrate,
         timeout=float(timeout),
     )  # fmt: skip
-    ecs.print_results([result])
-    ecs.raise_on_failure([result])
+    print_results([result])
+    raise_on_failure([result])
 
 
 @task(help={"env": ENV_HELP, "service": "the service to roll back", "timeout": TIMEOUT_HELP})
 @operation
 def rollback(c, env=None, service=None, timeout=600):
     """Point a service back at the revision it ran before the last refresh or deploy, and wait."""
-    from stackops import commands, ecs, workflow
+    from stackops import cli, stack
+    from stackops.ecs.results import print_results, raise_on_failure
+    from stackops.ecs.rollback import rollback as roll_back
 
     if not service:
         raise OpsError("--service is required")
-    environment = workflow.open_environment(env)
-    result = ecs.rollback(environment.session(), commands.ecs_layout(environment), service, timeout=float(timeout))
-    ecs.print_results([result])
-    ecs.raise_on_failure([result])
+    environment = cli.open_environment(env)
+    result = roll_back(environment.session(), stack.ecs_layout(environment), service, timeout=float(timeout))
+    print_results([result])
+    raise_on_failure([result])
 
 
 @task(
@@ -300,11 +308,12 @@ def rollback(c, env=None, service=None, timeout=600):
 @operation
 def migrate(c, env=None, command=None, timeout=600):
     """Run the migration task once with the backend's network and secrets; exit 1 unless it exits 0."""
-    from stackops import commands, ecs, workflow
+    from stackops import cli, stack
+    from stackops.ecs.migrate import migrate as run_migration
 
-    environment = workflow.open_environment(env)
-    result = ecs.migrate(
-        environment.session(), commands.ecs_layout(environment), command=command,
+    environment = cli.open_environment(env)
+    result = run_migration(
+        environment.session(), stack.ecs_layout(environment), command=command,
         timeout=float(timeout),
     )  # fmt: skip
     if not result.ok:

@@ -18,8 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from stackops.paths import ROOT
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> float:
@@ -52,10 +51,10 @@ def bench_up() -> None:
         wrapped = [timed([*inv, "plan", "--env", "local"], env) for _ in range(3)]
 
         os.environ.update(env)
-        from stackops import workflow
+        from stackops.cli import open_environment
         from stackops.terraform import Terraform
 
-        local = workflow.open_environment("local")
+        local = open_environment("local")
         tf = Terraform(local)
         raw_env = {**tf.environ(), "TF_WORKSPACE": local.workspace}
         raw_cmd = ["terraform", f"-chdir={ROOT}", "plan", "-input=false", f"-var-file={local.tfvars_path}",

@@ -9,7 +9,7 @@ The original command line, kept working:
     python bin/create-secrets.py stripe           # only the secrets whose name starts with "stripe"
 
 The environment is the one whose `profile` (environments/*/variables.tfvars) is AWS_PROFILE, or
-`--env NAME`. The catalogue is secrets.yaml; the work is done by stackops.secrets (`inv secrets`
+`--env NAME`. The catalogue is secrets.yaml; the work is done by stackops.app_secrets (`inv secrets`
 is the same operation). Exit 1 when a required secret could not be created.
 """
 
@@ -21,17 +21,17 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from botocore.exceptions import BotoCoreError
+from rich.markup import escape
 
-from botocore.exceptions import BotoCoreError  # noqa: E402
-from rich.markup import escape  # noqa: E402
-
-from stackops import environments  # noqa: E402
-from stackops import secrets as catalogue_ops  # noqa: E402
-from stackops.errors import OpsError  # noqa: E402
-from stackops.ui import err  # noqa: E402
+from stackops import environments
+from stackops.app_secrets.catalogue import load_catalogue
+from stackops.app_secrets.report import print_report
+from stackops.app_secrets.sync import sync
+from stackops.cli import point_at_emulator
+from stackops.errors import OpsError
+from stackops.paths import ROOT
+from stackops.ui import err
 
 _YES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
@@ -96,27 +96,19 @@ def resolve_environment(name: str | None, environ: Mapping[str, str], root: Path
     return matches[0]
 
 
-def _point_at_emulator(env: environments.Environment) -> None:
-    """The emulated environment's profiles and endpoint live in the emulator's state folder."""
-    if env.emulated:
-        from stackops import emulator
-
-        emulator.activate()
-
-
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     env = resolve_environment(args.env, environ)
     region = environ.get("AWS_REGION")
     if region and region != env.region:
         err.print(f"note: AWS_REGION={region} ignored; environment {env.name} lives in {env.region}", soft_wrap=True)
-    catalogue = catalogue_ops.load_catalogue()
-    _point_at_emulator(env)
+    catalogue = load_catalogue()
+    point_at_emulator(env)
     # The account guard goes here: after the endpoint is known, before any Secrets Manager call.
     try:
         session = env.session()
     except BotoCoreError as exc:  # e.g. ProfileNotFound
         raise OpsError(f"{exc}: configure it with `aws configure --profile {env.profile}`") from None
-    report = catalogue_ops.sync(
+    report = sync(
         session,
         env.secret_prefix,
         catalogue,
@@ -126,7 +118,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         emulated=env.emulated,
         environ=environ,
     )
-    catalogue_ops.print_report(report, refreshed=False, env=env.name)
+    print_report(report, refreshed=False, env=env.name)
     return 1 if report.failed else 0
 
 

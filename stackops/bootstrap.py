@@ -8,10 +8,19 @@ what tf-init declares is reported before the plan asks to change it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from stackops import ui
-from stackops.environments import Environment, state_root
+import botocore.exceptions
+from rich.table import Table
+
+from stackops import environments, ui
+from stackops.confirm import confirm
+from stackops.environments import Environment
+from stackops.errors import OpsError
+from stackops.guard import check_accounts
+from stackops.paths import state_root
+from stackops.report import print_plan_summary
 from stackops.terraform import Terraform
 
 TLS_ONLY_CONDITION = ("Bool", "aws:SecureTransport", "false")
@@ -39,9 +48,6 @@ def tf_init(env: Environment) -> Terraform:
 
 def shared_backend_environment() -> str:
     """The environment to bootstrap when none is named: the real environments must share one backend."""
-    from stackops import environments
-    from stackops.errors import OpsError
-
     real = [environments.load(name) for name in environments.names()]
     real = [env for env in real if not env.emulated]
     backends = {(env.state_bucket, env.master_profile, env.region) for env in real}
@@ -52,8 +58,6 @@ def shared_backend_environment() -> str:
 
 
 def bucket_exists(s3: Any, bucket: str) -> bool:
-    import botocore.exceptions
-
     try:
         s3.head_bucket(Bucket=bucket)
         return True
@@ -73,8 +77,6 @@ def table_exists(dynamodb: Any, table: str) -> bool:
 
 def bucket_differences(s3: Any, bucket: str) -> list[str]:
     """What an existing state bucket lacks compared with tf-init/ (reported, not silently rewritten)."""
-    import botocore.exceptions
-
     differences = []
     if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
         differences.append("versioning is not enabled")
@@ -95,10 +97,6 @@ def bucket_differences(s3: Any, bucket: str) -> list[str]:
 
 
 def _denies_insecure_transport(s3: Any, bucket: str) -> bool:
-    import json
-
-    import botocore.exceptions
-
     try:
         policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     except botocore.exceptions.ClientError:
@@ -128,12 +126,6 @@ def adopt_existing(env: Environment, tf: Terraform) -> list[str]:
 
 def bootstrap(env: Environment, *, yes: bool = False, ask: Any = input) -> None:
     """Create or adopt the state bucket and lock table; idempotent (a second run changes nothing)."""
-    from rich.table import Table
-
-    from stackops.confirm import confirm
-    from stackops.guard import check_accounts
-    from stackops.workflow import print_plan_summary
-
     check_accounts(env, environment=False)  # only the state account is touched
     tf = tf_init(env)
     tf.init()

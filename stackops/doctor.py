@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.table import Table
@@ -11,6 +12,7 @@ from rich.table import Table
 from stackops import environments, ui
 from stackops.environments import Environment
 from stackops.errors import OpsError
+from stackops.guard import caller_account, declared_accounts
 from stackops.terraform import provider_mirror, terraform_binary
 
 MINIMUM_TERRAFORM = (1, 11)
@@ -44,9 +46,8 @@ def terraform_checks() -> list[Check]:
     return checks
 
 
-def environment_checks(env: Environment) -> list[Check]:
-    from stackops.guard import caller_account, declared_accounts
-
+def environment_checks(env: Environment, prepare: Callable[[Environment], None] = lambda env: None) -> list[Check]:
+    """Placeholders, then each profile's account; `prepare` readies AWS access first (the emulator for local)."""
     checks = []
     if env.placeholders:
         fields = ", ".join(env.placeholders)
@@ -55,14 +56,11 @@ def environment_checks(env: Environment) -> list[Check]:
         )
     else:
         checks.append(Check(f"{env.name}: placeholders", True, "none left"))
-    if env.emulated:
-        from stackops import emulator
-
-        try:
-            emulator.activate()
-        except OpsError as exc:
-            checks.append(Check(f"{env.name}: emulator", False, str(exc)))
-            return checks
+    try:
+        prepare(env)
+    except OpsError as exc:
+        checks.append(Check(f"{env.name}: emulator", False, str(exc)))
+        return checks
     for profile, expected, master in declared_accounts(env):
         label = f"{env.name}: profile {profile}"
         try:
@@ -77,7 +75,8 @@ def environment_checks(env: Environment) -> list[Check]:
     return checks
 
 
-def run(name: str | None = None) -> int:
+def run(name: str | None = None, prepare: Callable[[Environment], None] = lambda env: None) -> int:
+    """Every check, as a table; 1 when any fails. `prepare(env)` readies AWS access for an environment."""
     checks = terraform_checks()
     for env_name in [name] if name else environments.names():
         try:
@@ -85,7 +84,7 @@ def run(name: str | None = None) -> int:
         except OpsError as exc:
             checks.append(Check(f"{env_name}: files", False, str(exc)))
             continue
-        checks.extend(environment_checks(env))
+        checks.extend(environment_checks(env, prepare))
     table = Table(title="doctor")
     for column in ("check", "result", "detail / fix"):
         table.add_column(column)

@@ -7,7 +7,6 @@ read from those two files, so Terraform and the tooling can never disagree about
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,18 +15,13 @@ from typing import Any
 import hcl2
 
 from stackops.errors import OpsError
+from stackops.paths import ROOT, state_root
 
-ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_MARK = "# PLACEHOLDER"
 _HCL_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,20}$")
 _REQUIRED = ("stage", "region", "profile", "account_id", "master_profile", "master_account_id",
              "zone_name", "frontend_prefix", "backend_prefix")  # fmt: skip
-
-
-def state_root() -> Path:
-    """Git-ignored folder for per-machine tool state (STACK_STATE_DIR overrides, e.g. in tests)."""
-    return Path(os.environ.get("STACK_STATE_DIR") or ROOT / ".state")
 
 
 def environments_dir(root: Path = ROOT) -> Path:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackops.environments import Environment, state_root
+from stackops.environments import Environment
 from stackops.errors import OpsError
+from stackops.paths import state_root
 
 # Where machine images keep an offline copy of the providers (the folder holding registry.terraform.io).
 MIRROR_CANDIDATES = (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stackops.environments import ROOT
+from stackops.paths import ROOT
 
 # A developer's AWS settings must not leak into tests (no real account is ever reached).
 AMBIENT_AWS = (

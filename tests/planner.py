@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pytest
 import tftest
 
-from stackops.environments import ROOT
+from stackops.paths import ROOT
 from stackops.terraform import cli_config, terraform_binary
 
 T = TypeVar("T")

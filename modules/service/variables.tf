@@ -14,7 +14,7 @@ variable "cluster_name" {
 }
 
 variable "container_definitions" {
-  description = "Container definitions JSON, rendered by the root from task-definitions/<name>.json."
+  description = "Container definitions JSON, rendered by the root from task-definitions/web.json."
   type        = string
 }
 

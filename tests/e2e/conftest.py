@@ -19,7 +19,8 @@ from typing import Any
 import boto3
 import pytest
 
-from stackops import emulator, environments
+from stackops import environments
+from stackops.local import emulator
 from tests.conftest import run_inv
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import os
 import stat
 import subprocess
@@ -19,8 +18,23 @@ from typing import Any
 
 import pytest
 
-from stackops import certs, environments, local_acme, processes
+from stackops import environments
+from stackops.certs.acm import ACM_KEY_TYPES, _as_datetime
+from stackops.certs.certbot import (
+    ACME_CA_BUNDLE_ENV,
+    ACME_DIRECTORY_ENV,
+    KEY_ALGORITHM,
+    AcmeServer,
+    certbot_command,
+    certbot_dirs,
+    certbot_environment,
+)
+from stackops.certs.issue import ISSUED, RENEWED, SKIPPED, renew_all, run
+from stackops.certs.names import cert_name
+from stackops.certs.pem import certificate_dates, certificate_names, normalize_key_algorithm
+from stackops.certs.zones import HostedZone, delegation_checker, list_zones, zones_for
 from stackops.errors import OpsError
+from stackops.local import pebble, processes
 
 pytestmark = pytest.mark.e2e
 
@@ -35,14 +49,14 @@ class Stack:
     environ: dict[str, str]
 
     @property
-    def acme(self) -> certs.AcmeServer:
-        return certs.AcmeServer(self.acme_info["directory_url"], self.acme_info["ca_bundle"])
+    def acme(self) -> AcmeServer:
+        return AcmeServer(self.acme_info["directory_url"], self.acme_info["ca_bundle"])
 
     def client(self, service: str) -> Any:
         return self.env.session().client(service)
 
     def zone_id(self, name: str) -> str:
-        return next(z.id for z in certs.list_zones(self.client("route53")) if z.name == name)
+        return next(z.id for z in list_zones(self.client("route53")) if z.name == name)
 
     def record_names(self, zone: str) -> list[str]:
         paginator = self.client("route53").get_paginator("list_resource_record_sets")
@@ -55,7 +69,7 @@ class Stack:
     def acm_state(self) -> dict[str, str]:
         """ARN -> serial of every certificate in the account (to prove a failure changed nothing)."""
         acm = self.client("acm")
-        listing = acm.list_certificates(Includes={"keyTypes": certs.ACM_KEY_TYPES})["CertificateSummaryList"]
+        listing = acm.list_certificates(Includes={"keyTypes": ACM_KEY_TYPES})["CertificateSummaryList"]
         arns = [c["CertificateArn"] for c in listing]
         return {arn: acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"] for arn in arns}
 
@@ -77,7 +91,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from moto.server import ThreadedMotoServer
 
     tmp = tmp_path_factory.mktemp("certs-e2e")
-    port = local_acme.free_port()
+    port = pebble.free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     env = environments.load("local")
@@ -97,15 +111,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         mp.setenv("STACK_LOCAL_DIR", str(local_dir))
         mp.setenv("STACK_STATE_DIR", str(tmp / "state"))
         env.session().client("route53").create_hosted_zone(Name=ZONE, CallerReference="e2e-exii")
-        info = local_acme.start(local_dir, environ, env.profile, env.region)
-        # what the emulator records for `inv cert` (its status file, "acme" entry)
-        (local_dir / "emulator.json").write_text(
-            json.dumps({"acme": {"directory_url": info["directory_url"], "ca_bundle": info["ca_bundle"]}})
-        )
+        info = pebble.start(local_dir, environ, env.profile, env.region)
+        # what the emulator's activation sets for `inv cert`: where the local ACME server is
+        mp.setenv(ACME_DIRECTORY_ENV, info["directory_url"])
+        mp.setenv(ACME_CA_BUNDLE_ENV, info["ca_bundle"])
         try:
             yield Stack(env, info, local_dir, environ)
         finally:
-            local_acme.stop(local_dir)
+            pebble.stop(local_dir)
             server.stop()
     for key in ("pebble_pid", "dns_pid"):
         assert processes.exited(info[key]), f"{key} {info[key]} still running after stop()"
@@ -119,22 +132,22 @@ def test_issue_skip_force_and_publish(stack: Stack, capsys: pytest.CaptureFixtur
     names = ("app.exii.test", "api.exii.test")
     assert set(stack.env.hostnames) == set(names)
     t0 = time.monotonic()
-    (first,) = certs.run(stack.env, list(names))  # the ACME server comes from emulator.json
+    (first,) = run(stack.env, list(names))  # the ACME server comes from the emulator's variables
     wall = time.monotonic() - t0
-    assert first.action == certs.ISSUED and first.arn_new and first.parameter_changed
+    assert first.action == ISSUED and first.arn_new and first.parameter_changed
     with capsys.disabled():
         print(f"\n[measure] issue -> ACM import: {first.seconds:.2f} s (whole run with SSM and table: {wall:.2f} s)")
     assert first.seconds is not None and first.seconds < 30
 
     # ACM holds what certbot wrote: same names, same not-after, the key type pinned
-    live = certs.certbot_dirs(stack.env, stack.acme)[0] / "live" / certs.cert_name(sorted(names))
+    live = certbot_dirs(stack.env, stack.acme)[0] / "live" / cert_name(sorted(names))
     pem = (live / "cert.pem").read_text()
     detail = _describe(stack, first.arn)
-    assert set(detail["SubjectAlternativeNames"]) == set(names) == set(certs.certificate_names(pem))
-    not_after = certs.certificate_dates(pem)[1]
-    assert certs._as_datetime(detail["NotAfter"]) == not_after == first.not_after
-    assert dt.timedelta(days=89) < not_after - certs.certificate_dates(pem)[0] <= dt.timedelta(days=90, hours=1)
-    assert certs.normalize_key_algorithm(detail["KeyAlgorithm"]) == certs.KEY_ALGORITHM
+    assert set(detail["SubjectAlternativeNames"]) == set(names) == set(certificate_names(pem))
+    not_after = certificate_dates(pem)[1]
+    assert _as_datetime(detail["NotAfter"]) == not_after == first.not_after
+    assert dt.timedelta(days=89) < not_after - certificate_dates(pem)[0] <= dt.timedelta(days=90, hours=1)
+    assert normalize_key_algorithm(detail["KeyAlgorithm"]) == KEY_ALGORITHM
     tag_list = stack.client("acm").list_tags_for_certificate(CertificateArn=first.arn)["Tags"]
     tags = {t["Key"]: t["Value"] for t in tag_list}
     assert tags["managed-by"] == "stackops" and tags["stackops:environment"] == "local"
@@ -147,7 +160,7 @@ def test_issue_skip_force_and_publish(stack: Stack, capsys: pytest.CaptureFixtur
     assert not [n for n in stack.record_names(ZONE) if n.startswith("_acme-challenge")]
 
     # certbot's files are private; no key reached the output
-    certbot_base = certs.certbot_dirs(stack.env, stack.acme)[0].parent  # config, work and logs
+    certbot_base = certbot_dirs(stack.env, stack.acme)[0].parent  # config, work and logs
     everything = [certbot_base, *certbot_base.rglob("*")]
     loose = [p for p in everything if not p.is_symlink() and stat.S_IMODE(p.stat().st_mode) & 0o077]
     assert not loose, loose
@@ -156,20 +169,20 @@ def test_issue_skip_force_and_publish(stack: Stack, capsys: pytest.CaptureFixtur
     assert "issued" in output.out and first.arn in output.out
 
     # inside the renewal window: skipped, nothing re-imported
-    (second,) = certs.run(stack.env, list(names))
-    assert second.action == certs.SKIPPED and second.arn == first.arn and not second.parameter_changed
+    (second,) = run(stack.env, list(names))
+    assert second.action == SKIPPED and second.arn == first.arn and not second.parameter_changed
     assert _describe(stack, first.arn)["Serial"] == detail["Serial"]
     stack.client("ssm").delete_parameter(Name="/exii/local/acm/certificate-arn")  # a lost parameter is restored
-    (repaired,) = certs.run(stack.env, list(names))
-    assert repaired.action == certs.SKIPPED and repaired.parameter_changed
+    (repaired,) = run(stack.env, list(names))
+    assert repaired.action == SKIPPED and repaired.parameter_changed
     assert stack.client("ssm").get_parameter(Name="/exii/local/acm/certificate-arn")["Parameter"]["Value"] == first.arn
 
     # --force: a new certificate re-imported into the same ARN; the parameter is unchanged
     t0 = time.monotonic()
-    (forced,) = certs.run(stack.env, list(names), force=True)
+    (forced,) = run(stack.env, list(names), force=True)
     with capsys.disabled():
         print(f"[measure] --force re-import: {forced.seconds:.2f} s to ACM ({time.monotonic() - t0:.2f} s in all)")
-    assert forced.action == certs.RENEWED and forced.arn == first.arn
+    assert forced.action == RENEWED and forced.arn == first.arn
     assert not forced.arn_new and not forced.parameter_changed
     renewed = _describe(stack, first.arn)
     assert renewed["Serial"] != detail["Serial"]
@@ -178,10 +191,10 @@ def test_issue_skip_force_and_publish(stack: Stack, capsys: pytest.CaptureFixtur
     assert not [n for n in stack.record_names(ZONE) if n.startswith("_acme-challenge")]
 
     # --renew-within wider than what is left renews; renew_all sees the one managed certificate
-    (all_renewed,) = certs.renew_all(stack.env, renew_within_days=365)
-    assert all_renewed.action == certs.RENEWED and all_renewed.arn == first.arn
-    (all_skipped,) = certs.renew_all(stack.env)
-    assert all_skipped.action == certs.SKIPPED
+    (all_renewed,) = renew_all(stack.env, renew_within_days=365)
+    assert all_renewed.action == RENEWED and all_renewed.arn == first.arn
+    (all_skipped,) = renew_all(stack.env)
+    assert all_skipped.action == SKIPPED
 
 
 @pytest.mark.parametrize(
@@ -195,7 +208,7 @@ def test_issue_skip_force_and_publish(stack: Stack, capsys: pytest.CaptureFixtur
 def test_refused_before_acme(stack: Stack, domains: list[str], message: str) -> None:
     before = stack.acm_state()
     with pytest.raises(OpsError, match=message) as caught:
-        certs.run(stack.env, domains)
+        run(stack.env, domains)
     assert caught.value.exit_code != 0
     assert stack.acm_state() == before
 
@@ -204,19 +217,19 @@ def test_missing_zone(stack: Stack) -> None:
     env = dataclasses.replace(stack.env, variables={**stack.env.variables, "zone_name": "nozone.test"})
     before = stack.acm_state()
     with pytest.raises(OpsError, match=r"no public hosted zone nozone\.test for a\w\w\.nozone\.test") as caught:
-        certs.run(env)
+        run(env)
     assert caught.value.exit_code != 0
     assert stack.acm_state() == before
 
 
 def test_acme_rejects_when_dns_answers_nothing(stack: Stack) -> None:
     before = stack.acm_state()
-    local_acme.set_silent(stack.local_dir, True)
+    pebble.set_silent(stack.local_dir, True)
     try:
         with pytest.raises(OpsError, match=r"certbot could not obtain a certificate for silent\.exii\.test") as caught:
-            certs.run(stack.env, ["silent.exii.test"])
+            run(stack.env, ["silent.exii.test"])
     finally:
-        local_acme.set_silent(stack.local_dir, False)
+        pebble.set_silent(stack.local_dir, False)
     assert caught.value.exit_code != 0
     assert "Detail" in str(caught.value)  # pebble's reason reaches the message
     assert stack.acm_state() == before
@@ -235,17 +248,17 @@ def test_overlapping_zones_follow_delegation(stack: Stack) -> None:
 
     # not delegated: the parent answers for x.sub.example.test, so the TXT record must go there;
     # certbot-dns-route53 on its own writes to the longer zone, and the validation fails
-    dirs = certs.certbot_dirs(stack.env, stack.acme)
-    plain = certs.certbot_command(["plain.sub.example.test"], stack.acme, dirs, email=None)
+    dirs = certbot_dirs(stack.env, stack.acme)
+    plain = certbot_command(["plain.sub.example.test"], stack.acme, dirs, email=None)
     plain[1:4] = ["-c", "import sys; from certbot.main import main; sys.exit(main(sys.argv[1:]))"]
-    zones = {"plain.sub.example.test": certs.HostedZone(parent, "example.test")}
-    proc = subprocess.run(plain, env=certs.certbot_environment(stack.env, stack.acme, zones), capture_output=True,
+    zones = {"plain.sub.example.test": HostedZone(parent, "example.test")}
+    proc = subprocess.run(plain, env=certbot_environment(stack.env, stack.acme, zones), capture_output=True,
                           text=True, check=False)  # fmt: skip
     assert proc.returncode != 0, "the unpinned plugin was expected to pick sub.example.test"
     assert "Error retrieving TXT records" in proc.stdout + proc.stderr  # pebble looked in example.test
 
-    (result,) = certs.run(stack.env, ["x.sub.example.test"])
-    assert result.action == certs.ISSUED
+    (result,) = run(stack.env, ["x.sub.example.test"])
+    assert result.action == ISSUED
     assert result.parameter == "/exii/local/acm/certificates/x.sub.example.test"
 
     # delegated (NS records in the parent): the child zone answers, and is used
@@ -255,25 +268,24 @@ def test_overlapping_zones_follow_delegation(stack: Stack) -> None:
             "Name": "sub.example.test.", "Type": "NS", "TTL": 300,
             "ResourceRecords": [{"Value": "ns-1.awsdns-01.org."}]}}]},
     )  # fmt: skip
-    zones_now = certs.zones_for(["y.sub.example.test"], certs.list_zones(route53), stack.env,
-                                certs.delegation_checker(route53))  # fmt: skip
+    zones_now = zones_for(["y.sub.example.test"], list_zones(route53), stack.env, delegation_checker(route53))
     assert zones_now["y.sub.example.test"].id == child
-    (delegated,) = certs.run(stack.env, ["y.sub.example.test"])
-    assert delegated.action == certs.ISSUED
+    (delegated,) = run(stack.env, ["y.sub.example.test"])
+    assert delegated.action == ISSUED
     for zone in ("example.test", "sub.example.test"):
         assert not [n for n in stack.record_names(zone) if n.startswith("_acme-challenge")]
 
 
 def test_stop_leaves_no_process(stack: Stack, tmp_path: Path) -> None:
-    info = local_acme.start(tmp_path, stack.environ, stack.env.profile, stack.env.region)
+    info = pebble.start(tmp_path, stack.environ, stack.env.profile, stack.env.region)
     pids = [info["pebble_pid"], info["dns_pid"]]
     assert all(not processes.exited(pid) for pid in pids)
-    local_acme.stop(tmp_path)
+    pebble.stop(tmp_path)
     assert all(processes.exited(pid) for pid in pids)
-    assert not (tmp_path / "pebble" / local_acme.PROCESSES).exists()
+    assert not (tmp_path / "pebble" / pebble.PROCESSES).exists()
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or processes.exited(pid)
-    local_acme.stop(tmp_path)  # idempotent
+    pebble.stop(tmp_path)  # idempotent
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -293,7 +305,7 @@ def test_start_failures_are_clear_and_leave_nothing(tmp_path: Path, monkeypatch:
     state = tmp_path / "state"
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(OpsError, match="pebble is not installed"):
-        local_acme.start(state, {}, "default", "eu-west-2")
+        pebble.start(state, {}, "default", "eu-west-2")
 
     # a pebble that dies at start-up: its log reaches the message, the DNS bridge is stopped again
     bin_dir = tmp_path / "bin"
@@ -302,6 +314,6 @@ def test_start_failures_are_clear_and_leave_nothing(tmp_path: Path, monkeypatch:
     (bin_dir / "pebble").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
     with pytest.raises(OpsError, match=r"pebble exited with code 3: .*bad config: boom"):
-        local_acme.start(state, {}, "default", "eu-west-2")
-    assert not (state / "pebble" / local_acme.PROCESSES).exists()
+        pebble.start(state, {}, "default", "eu-west-2")
+    assert not (state / "pebble" / pebble.PROCESSES).exists()
     assert _processes_mentioning(str(state)) == []

@@ -1,4 +1,4 @@
-"""`stackops.emulator`: start, status, environ and stop of the embedded AWS, in a temporary state folder."""
+"""`stackops.local.emulator`: start, status, environ and stop of the embedded AWS, in a temporary state folder."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from stackops import emulator, environments
+from stackops import environments
 from stackops.errors import OpsError
+from stackops.local import emulator
 
 pytestmark = pytest.mark.e2e
 

@@ -19,15 +19,16 @@ import boto3
 import pytest
 from botocore.exceptions import WaiterError
 
-from stackops import emulator, environments
-from stackops.emulated_aws import client
+from stackops import environments
+from stackops.local import emulator
+from stackops.local.aws import client
 
 # A real emulator process on a free port: an integration test, kept with the other emulator tests.
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 TIME_SCALE = 0.5
-SETTLE = 1.0 * TIME_SCALE  # stackops.emulated_aws.ecs.SETTLE_SECONDS in the subprocess
+SETTLE = 1.0 * TIME_SCALE  # stackops.local.aws.ecs_deployments.SETTLE_SECONDS in the subprocess
 REGION = "eu-west-2"
 
 
@@ -56,7 +57,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "STACK_EMULATED_ECS_TIME_SCALE": str(TIME_SCALE)}
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "stackops.emulated_aws", "--port", str(port)],
+            [sys.executable, "-m", "stackops.local.aws", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=handle,

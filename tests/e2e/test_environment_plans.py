@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 
-from stackops import emulator, environments, secrets
+from stackops import environments
+from stackops.app_secrets.catalogue import load_catalogue
+from stackops.app_secrets.sync import sync
+from stackops.local import emulator
 from tests.e2e.fixtures.accounts import DECLARED, account_session, write_config
 from tests.planner import Plan, offline_environ, once_per_session, run_plan
 
@@ -52,8 +55,8 @@ def copy_root(target: Path) -> Path:
 
 def stand_in_values(session: Any, env: environments.Environment) -> dict[str, str]:
     """Create the catalogue's secrets in the environment's account (as `inv secrets` would); their values."""
-    catalogue = secrets.load_catalogue()
-    report = secrets.sync(session, env.secret_prefix, catalogue, emulated=True)
+    catalogue = load_catalogue()
+    report = sync(session, env.secret_prefix, catalogue, emulated=True)
     assert not report.failed, report.missing
     client = session.client("secretsmanager")
     return {s.name: client.get_secret_value(SecretId=s.full_name(env.secret_prefix))["SecretString"] for s in catalogue}

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from stackops import emulator, environments, secrets
+from stackops import environments
+from stackops.app_secrets.catalogue import load_catalogue
+from stackops.app_secrets.sync import sync
+from stackops.local import emulator
 from tests.conftest import free_port, run_inv
 from tests.e2e.fixtures.accounts import (
     DECLARED,
@@ -101,7 +104,7 @@ def test_terraform_missing_from_path(emulated_aws, own_state: dict[str, str]) ->
     # Everything else a plan needs is there (state backend, secrets), so Terraform is what is missing.
     ensure_state_backend()
     local = environments.load("local")
-    secrets.sync(local.session(), local.secret_prefix, secrets.load_catalogue(), emulated=True)
+    sync(local.session(), local.secret_prefix, load_catalogue(), emulated=True)
     result = run_inv("plan", "--env", "local", env={**without_terraform(), **own_state})
     assert result.returncode == 1
     assert error_line(result).startswith("error: terraform is not on PATH: install Terraform >= 1.11")
@@ -261,10 +264,10 @@ def test_a_deleted_state_bucket_is_refused_with_the_fix(emulated_aws, tmp_path: 
     before Terraform runs (no init, no empty state silently started), and recreates nothing."""
     import dataclasses
 
-    from stackops import workflow
+    from stackops import cli, stack
     from stackops.errors import OpsError
 
-    local = workflow.open_environment("local")
+    local = cli.open_environment("local")
     s3 = local.session(master=True).client("s3")
     bucket = "exii-terraform-state-deleted"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": local.region})
@@ -272,7 +275,7 @@ def test_a_deleted_state_bucket_is_refused_with_the_fix(emulated_aws, tmp_path: 
     gone = dataclasses.replace(local, backend={**local.backend, "bucket": bucket})
 
     with pytest.raises(OpsError) as refused:
-        workflow.plan(gone)
+        stack.plan(gone)
     message = str(refused.value)
     assert f"the state bucket {bucket} does not exist in account {local.master_account_id}" in message
     assert "inv bootstrap --env local" in message

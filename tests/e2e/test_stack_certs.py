@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from stackops import certs, local_acme
+from stackops.certs.acm import ACM_KEY_TYPES
+from stackops.local import pebble
 from tests.conftest import run_inv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
@@ -28,7 +29,7 @@ def output_of(result) -> str:
 def acm_state(local_stack) -> dict[str, str]:
     """ARN -> serial of every certificate in the account (a failure must change none)."""
     acm = local_stack.client("acm")
-    pages = acm.get_paginator("list_certificates").paginate(Includes={"keyTypes": certs.ACM_KEY_TYPES})
+    pages = acm.get_paginator("list_certificates").paginate(Includes={"keyTypes": ACM_KEY_TYPES})
     arns = [c["CertificateArn"] for page in pages for c in page["CertificateSummaryList"]]
     return {arn: acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"] for arn in arns}
 
@@ -148,11 +149,11 @@ def test_cert_bad_domain_is_refused(local_stack, args, code, message):
 
 def test_cert_fails_cleanly_when_dns_answers_nothing(local_stack, emulated_aws):
     before = acm_state(local_stack)
-    local_acme.set_silent(emulated_aws.state_dir, True)
+    pebble.set_silent(emulated_aws.state_dir, True)
     try:
         result = run_inv("cert", "--env", "local", "--force")
     finally:
-        local_acme.set_silent(emulated_aws.state_dir, False)
+        pebble.set_silent(emulated_aws.state_dir, False)
     assert result.returncode == 1, output_of(result)
     assert "certbot could not obtain a certificate for api.exii.test, app.exii.test" in result.stderr
     assert "_acme-challenge.app.exii.test" in result.stderr  # the DNS lookup that failed is named

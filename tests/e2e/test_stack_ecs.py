@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from stackops.ecs import PREVIOUS_TAG
-from stackops.emulated_aws import client as faults
-from stackops.emulated_aws.ecs import CIRCUIT_BREAKER_REASON
+from stackops.ecs.rollouts import PREVIOUS_TAG
+from stackops.local.aws import client as faults
+from stackops.local.aws.ecs_deployments import CIRCUIT_BREAKER_REASON
 from tests.conftest import run_inv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]

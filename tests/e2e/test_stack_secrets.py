@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from stackops import secrets as secret_ops
+from stackops.app_secrets import catalogue as secret_catalogue
 from tests.conftest import run_inv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
@@ -29,8 +29,8 @@ MIN_SEARCHABLE = 8  # shorter values would match by chance
 
 
 @pytest.fixture(scope="module")
-def catalogue() -> secret_ops.Catalogue:
-    return secret_ops.load_catalogue()
+def catalogue() -> secret_catalogue.Catalogue:
+    return secret_catalogue.load_catalogue()
 
 
 def listed_secrets(local_stack) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from stackops.environments import ROOT
+from stackops.paths import ROOT
 from stackops.terraform import terraform_binary
 from tests.planner import offline_environ
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from stackops.environments import ROOT
+from stackops.paths import ROOT
 from tests.planner import Plan, offline_environ, once_per_session, run_plan
 
 # Terraform merges *_override.tf into the block of the same name: these arguments replace the

@@ -19,9 +19,41 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
-from stackops import certs, environments, local_acme
-from stackops.certs import HostedZone, ManagedCert
+from stackops import environments
+from stackops.certs.acm import (
+    ManagedCert,
+    check_key_type,
+    import_certificate,
+    managed_certificates,
+    match_certificate,
+    parameter_name,
+    publish_arn,
+    tags_for,
+)
+from stackops.certs.certbot import (
+    ACME_CA_BUNDLE_ENV,
+    ACME_DIRECTORY_ENV,
+    KEY_ALGORITHM,
+    KEY_TYPE_ARGS,
+    LETS_ENCRYPT,
+    LETS_ENCRYPT_STAGING,
+    ZONES_ENV,
+    AcmeServer,
+    acme_server,
+    certbot_command,
+    certbot_dirs,
+    certbot_environment,
+    challenge_zones,
+    pinned_zone_finder,
+    tighten_permissions,
+)
+from stackops.certs.issue import find_environment_for, issue, run
+from stackops.certs.names import cert_name, normalize_names, validate_domain
+from stackops.certs.pem import certificate_names, key_algorithm_of, normalize_key_algorithm, split_pem_chain
+from stackops.certs.renewal import decide, renewal_due
+from stackops.certs.zones import HostedZone, choose_zone, delegation_checker, list_zones, zones_for
 from stackops.errors import OpsError, Refused
+from stackops.local import dns_bridge
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -89,8 +121,8 @@ def managed(names: tuple[str, ...], lifetime_days: int, age_days: float, arn: st
 )
 def test_renewal_due_at_a_third_of_the_lifetime(lifetime: int, age: float, due: bool) -> None:
     cert = managed(("app.exii.test",), lifetime, age)
-    assert certs.renewal_due(cert.not_before, cert.not_after, NOW) is due
-    assert certs.decide(cert, NOW).action == ("renew" if due else "skip")
+    assert renewal_due(cert.not_before, cert.not_after, NOW) is due
+    assert decide(cert, NOW).action == ("renew" if due else "skip")
 
 
 @pytest.mark.parametrize(
@@ -104,31 +136,31 @@ def test_renewal_due_at_a_third_of_the_lifetime(lifetime: int, age: float, due: 
 )
 def test_renew_within_days(lifetime: int, age: float, within: float, due: bool) -> None:
     cert = managed(("app.exii.test",), lifetime, age)
-    assert certs.renewal_due(cert.not_before, cert.not_after, NOW, within) is due
-    decision = certs.decide(cert, NOW, renew_within_days=within)
+    assert renewal_due(cert.not_before, cert.not_after, NOW, within) is due
+    decision = decide(cert, NOW, renew_within_days=within)
     assert decision.action == ("renew" if due else "skip")
     if not due:
         assert f"{within:g} days" in decision.reason
 
 
 def test_decide_issue_force_and_reasons() -> None:
-    assert certs.decide(None, NOW).action == "issue"
+    assert decide(None, NOW).action == "issue"
     fresh = managed(("app.exii.test",), 90, 1)
-    assert certs.decide(fresh, NOW).action == "skip"
-    assert "a third of its 90-day lifetime" in certs.decide(fresh, NOW).reason
-    forced = certs.decide(fresh, NOW, force=True)
+    assert decide(fresh, NOW).action == "skip"
+    assert "a third of its 90-day lifetime" in decide(fresh, NOW).reason
+    forced = decide(fresh, NOW, force=True)
     assert forced.action == "renew" and "--force" in forced.reason
-    assert certs.decide(None, NOW, force=True).action == "issue"
+    assert decide(None, NOW, force=True).action == "issue"
 
 
 # -- names and matching ---------------------------------------------------------------------------
 def test_normalize_names_sorts_dedups_and_lowercases() -> None:
-    assert certs.normalize_names(["App.Exii.Test.", "api.exii.test", "app.exii.test"]) == (
+    assert normalize_names(["App.Exii.Test.", "api.exii.test", "app.exii.test"]) == (
         "api.exii.test",
         "app.exii.test",
     )
     with pytest.raises(OpsError, match="no domain"):
-        certs.normalize_names([])
+        normalize_names([])
 
 
 def test_match_certificate_on_the_exact_name_set() -> None:
@@ -136,11 +168,11 @@ def test_match_certificate_on_the_exact_name_set() -> None:
     single = managed(("app.exii.test",), 90, 10, "arn:single")
     triple = managed(("api.exii.test", "app.exii.test", "www.exii.test"), 90, 10, "arn:triple")
     pool = [single, pair, triple]
-    assert certs.match_certificate(pool, ["APP.exii.test", "api.exii.test"]) == pair
-    assert certs.match_certificate(pool, ["app.exii.test"]) == single
-    assert certs.match_certificate(pool, ["www.exii.test"]) is None
+    assert match_certificate(pool, ["APP.exii.test", "api.exii.test"]) == pair
+    assert match_certificate(pool, ["app.exii.test"]) == single
+    assert match_certificate(pool, ["www.exii.test"]) is None
     newer = managed(("api.exii.test", "app.exii.test"), 90, 1, "arn:newer")
-    assert certs.match_certificate([pair, newer], ["api.exii.test", "app.exii.test"]) == newer
+    assert match_certificate([pair, newer], ["api.exii.test", "app.exii.test"]) == newer
 
 
 @pytest.mark.parametrize(
@@ -152,7 +184,7 @@ def test_match_certificate_on_the_exact_name_set() -> None:
     ],
 )
 def test_valid_domains(given: str, canonical: str) -> None:
-    assert certs.validate_domain(given) == canonical
+    assert validate_domain(given) == canonical
 
 
 @pytest.mark.parametrize(
@@ -162,16 +194,16 @@ def test_valid_domains(given: str, canonical: str) -> None:
 )  # fmt: skip
 def test_malformed_domains_are_named(bad: str) -> None:
     with pytest.raises(OpsError, match="malformed domain") as caught:
-        certs.validate_domain(bad)
+        validate_domain(bad)
     assert repr(bad) in str(caught.value)
 
 
 def test_cert_name_is_stable_and_safe() -> None:
-    assert certs.cert_name(["app.exii.test"]) == "app.exii.test"
-    two = certs.cert_name(["api.exii.test", "app.exii.test"])
-    assert two.startswith("api.exii.test-") and two == certs.cert_name(["api.exii.test", "app.exii.test"])
-    assert two != certs.cert_name(["api.exii.test", "www.exii.test"])
-    assert certs.cert_name(["*.exii.test"]) == "wildcard.exii.test"
+    assert cert_name(["app.exii.test"]) == "app.exii.test"
+    two = cert_name(["api.exii.test", "app.exii.test"])
+    assert two.startswith("api.exii.test-") and two == cert_name(["api.exii.test", "app.exii.test"])
+    assert two != cert_name(["api.exii.test", "www.exii.test"])
+    assert cert_name(["*.exii.test"]) == "wildcard.exii.test"
 
 
 # -- zone choice ----------------------------------------------------------------------------------
@@ -183,37 +215,37 @@ OTHER = HostedZone("ZOTHER", "notexample.test")
 
 def test_choose_zone_longest_match() -> None:
     zones = [PARENT, CHILD, OTHER]
-    assert certs.choose_zone("x.sub.example.test", zones) == CHILD
-    assert certs.choose_zone("sub.example.test", zones) == CHILD
-    assert certs.choose_zone("y.example.test", zones) == PARENT
-    assert certs.choose_zone("*.sub.example.test", zones) == CHILD
-    assert certs.choose_zone("example.test", [OTHER]) is None  # a suffix of characters is not of labels
-    assert certs.choose_zone("x.nowhere.test", zones) is None
+    assert choose_zone("x.sub.example.test", zones) == CHILD
+    assert choose_zone("sub.example.test", zones) == CHILD
+    assert choose_zone("y.example.test", zones) == PARENT
+    assert choose_zone("*.sub.example.test", zones) == CHILD
+    assert choose_zone("example.test", [OTHER]) is None  # a suffix of characters is not of labels
+    assert choose_zone("x.nowhere.test", zones) is None
 
 
 def test_choose_zone_overlapping_follows_delegation() -> None:
     zones = [CHILD, PARENT]
-    assert certs.choose_zone("x.sub.example.test", zones, lambda parent, child: True) == CHILD
-    assert certs.choose_zone("x.sub.example.test", zones, lambda parent, child: False) == PARENT
+    assert choose_zone("x.sub.example.test", zones, lambda parent, child: True) == CHILD
+    assert choose_zone("x.sub.example.test", zones, lambda parent, child: False) == PARENT
     asked: list[tuple[str, str]] = []
-    certs.choose_zone("x.sub.example.test", zones, lambda p, c: asked.append((p.name, c.name)) or True)
+    choose_zone("x.sub.example.test", zones, lambda p, c: asked.append((p.name, c.name)) or True)
     assert asked == [("example.test", "sub.example.test")]
 
 
 def test_choose_zone_ignores_private_and_refuses_duplicates() -> None:
-    assert certs.choose_zone("x.sub.example.test", [PARENT, PRIVATE]) == PARENT
+    assert choose_zone("x.sub.example.test", [PARENT, PRIVATE]) == PARENT
     twin = HostedZone("ZTWIN", "example.test")
     with pytest.raises(OpsError, match=r"two public hosted zones are named example\.test \(ZPARENT, ZTWIN\)"):
-        certs.choose_zone("app.example.test", [PARENT, twin])
+        choose_zone("app.example.test", [PARENT, twin])
 
 
 def test_zones_for_names_the_domain_and_zone(env: environments.Environment) -> None:
     exii = HostedZone("ZEXII", "exii.test")
-    assert certs.zones_for(["app.exii.test"], [exii, PARENT], env) == {"app.exii.test": exii}
+    assert zones_for(["app.exii.test"], [exii, PARENT], env) == {"app.exii.test": exii}
     with pytest.raises(OpsError, match=r"no public hosted zone exii\.test for app\.exii\.test in account 111122223333"):
-        certs.zones_for(["app.exii.test"], [PARENT], env)
+        zones_for(["app.exii.test"], [PARENT], env)
     with pytest.raises(OpsError, match=r"app\.other\.test is outside every public hosted zone .*zones: example\.test"):
-        certs.zones_for(["app.exii.test", "app.other.test"], [exii, PARENT], env)
+        zones_for(["app.exii.test", "app.other.test"], [exii, PARENT], env)
 
 
 def _zone(route53: Any, name: str) -> str:
@@ -231,12 +263,12 @@ def _ns(route53: Any, zone_id: str, name: str) -> None:
 def test_delegation_checker_reads_ns_records(aws: None) -> None:
     route53 = boto3.client("route53")
     parent, child = _zone(route53, "example.test"), _zone(route53, "sub.example.test")
-    zones = certs.list_zones(route53)
+    zones = list_zones(route53)
     assert {z.name for z in zones} == {"example.test", "sub.example.test"}
-    delegates = certs.delegation_checker(route53)
-    assert certs.choose_zone("x.sub.example.test", zones, delegates).id == parent
+    delegates = delegation_checker(route53)
+    assert choose_zone("x.sub.example.test", zones, delegates).id == parent
     _ns(route53, parent, "sub.example.test.")
-    assert certs.choose_zone("x.sub.example.test", zones, delegates).id == child
+    assert choose_zone("x.sub.example.test", zones, delegates).id == child
 
 
 def test_the_route53_plugin_is_held_to_the_chosen_zone(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,9 +283,7 @@ def test_the_route53_plugin_is_held_to_the_chosen_zone(aws: None, monkeypatch: p
     assert plugin._find_zone_id_for_domain(validation).endswith(child)  # its own (wrong here) choice
 
     chosen = {"x.sub.example.test": HostedZone(parent, "example.test")}
-    monkeypatch.setattr(
-        Authenticator, "_find_zone_id_for_domain", certs.pinned_zone_finder(certs.challenge_zones(chosen))
-    )
+    monkeypatch.setattr(Authenticator, "_find_zone_id_for_domain", pinned_zone_finder(challenge_zones(chosen)))
     plugin._change_txt_record("UPSERT", validation, "token-value")
     names = {
         zone: [r["Name"] for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]]
@@ -266,7 +296,7 @@ def test_the_route53_plugin_is_held_to_the_chosen_zone(aws: None, monkeypatch: p
 
 def test_challenge_zones_are_keyed_by_validation_name() -> None:
     chosen = {"app.exii.test": HostedZone("Z1", "exii.test"), "*.exii.test": HostedZone("Z1", "exii.test")}
-    assert certs.challenge_zones(chosen) == {"_acme-challenge.app.exii.test": "Z1", "_acme-challenge.exii.test": "Z1"}
+    assert challenge_zones(chosen) == {"_acme-challenge.app.exii.test": "Z1", "_acme-challenge.exii.test": "Z1"}
 
 
 # -- PEM and keys ---------------------------------------------------------------------------------
@@ -274,21 +304,21 @@ def test_split_pem_chain() -> None:
     leaf, _ = make_cert(["app.exii.test"])
     intermediate, _ = make_cert(["intermediate.test"])
     root, _ = make_cert(["root.test"])
-    body, chain = certs.split_pem_chain(leaf + intermediate + root)
+    body, chain = split_pem_chain(leaf + intermediate + root)
     assert body == leaf and chain == intermediate + root
-    assert certs.split_pem_chain(leaf) == (leaf, "")
-    assert certs.certificate_names(body) == ("app.exii.test",)
+    assert split_pem_chain(leaf) == (leaf, "")
+    assert certificate_names(body) == ("app.exii.test",)
     with pytest.raises(OpsError, match="no PEM certificate"):
-        certs.split_pem_chain("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n")
+        split_pem_chain("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n")
 
 
 def test_key_algorithms() -> None:
-    assert certs.key_algorithm_of(make_cert(["a.test"])[1]) == "EC_prime256v1" == certs.KEY_ALGORITHM
-    assert certs.key_algorithm_of(make_cert(["a.test"], key_type="rsa")[1]) == "RSA_2048"
-    assert certs.normalize_key_algorithm("EC-prime256v1") == certs.normalize_key_algorithm("EC_prime256v1")
-    assert certs.normalize_key_algorithm("RSA-2048") == "RSA_2048"
-    certs.check_key_type("EC-prime256v1", "EC_prime256v1", "arn:x")
-    assert certs.KEY_TYPE_ARGS[:2] == ("--key-type", "ecdsa")
+    assert key_algorithm_of(make_cert(["a.test"])[1]) == "EC_prime256v1" == KEY_ALGORITHM
+    assert key_algorithm_of(make_cert(["a.test"], key_type="rsa")[1]) == "RSA_2048"
+    assert normalize_key_algorithm("EC-prime256v1") == normalize_key_algorithm("EC_prime256v1")
+    assert normalize_key_algorithm("RSA-2048") == "RSA_2048"
+    check_key_type("EC-prime256v1", "EC_prime256v1", "arn:x")
+    assert KEY_TYPE_ARGS[:2] == ("--key-type", "ecdsa")
 
 
 # -- ACM ------------------------------------------------------------------------------------------
@@ -296,18 +326,18 @@ def test_reimport_that_changes_the_key_type_is_refused(aws: None, env: environme
     acm = boto3.client("acm")
     names = ["api.exii.test", "app.exii.test"]
     rsa_body, rsa_key = make_cert(names, key_type="rsa")
-    arn = certs.import_certificate(acm, rsa_body, "", rsa_key, certs.tags_for(env, names))
-    (found,) = certs.managed_certificates(acm, env)
-    assert found.arn == arn and certs.normalize_key_algorithm(found.key_algorithm) == "RSA_2048"
+    arn = import_certificate(acm, rsa_body, "", rsa_key, tags_for(env, names))
+    (found,) = managed_certificates(acm, env)
+    assert found.arn == arn and normalize_key_algorithm(found.key_algorithm) == "RSA_2048"
     serial = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"]
 
     ec_body, ec_key = make_cert(names)
     with pytest.raises(Refused, match=r"holds a RSA_2048 certificate and the new one is EC_prime256v1") as caught:
-        certs.import_certificate(acm, ec_body, "", ec_key, certs.tags_for(env, names), arn)
+        import_certificate(acm, ec_body, "", ec_key, tags_for(env, names), arn)
     assert arn in str(caught.value) and caught.value.exit_code == 2
     assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"] == serial
     with pytest.raises(Refused):  # the same check runs before any ACME call
-        certs.check_key_type(found.key_algorithm, certs.KEY_ALGORITHM, arn)
+        check_key_type(found.key_algorithm, KEY_ALGORITHM, arn)
 
 
 def test_reimport_keeps_the_arn_and_the_tags(aws: None, env: environments.Environment) -> None:
@@ -315,11 +345,11 @@ def test_reimport_keeps_the_arn_and_the_tags(aws: None, env: environments.Enviro
     names = ["api.exii.test", "app.exii.test"]
     body, key = make_cert(names)
     root, _ = make_cert(["root.test"])
-    arn = certs.import_certificate(acm, body, root, key, certs.tags_for(env, names))
+    arn = import_certificate(acm, body, root, key, tags_for(env, names))
     body2, key2 = make_cert(names)
-    assert certs.import_certificate(acm, body2, "", key2, certs.tags_for(env, names), arn) == arn
+    assert import_certificate(acm, body2, "", key2, tags_for(env, names), arn) == arn
     tags = {t["Key"]: t["Value"] for t in acm.list_tags_for_certificate(CertificateArn=arn)["Tags"]}
-    assert tags == {"managed-by": "stackops", "stackops:environment": "local", "Name": certs.cert_name(names)}
+    assert tags == {"managed-by": "stackops", "stackops:environment": "local", "Name": cert_name(names)}
     detail = acm.describe_certificate(CertificateArn=arn)["Certificate"]
     assert str(x509.load_pem_x509_certificate(body2.encode()).serial_number) == detail["Serial"]
 
@@ -327,58 +357,60 @@ def test_reimport_keeps_the_arn_and_the_tags(aws: None, env: environments.Enviro
 def test_managed_certificates_are_the_tagged_ones_of_the_environment(aws: None, env: environments.Environment) -> None:
     acm = boto3.client("acm")
     body, key = make_cert(["app.exii.test", "api.exii.test"], days=64)
-    mine = certs.import_certificate(acm, body, "", key, certs.tags_for(env, ["api.exii.test", "app.exii.test"]))
+    mine = import_certificate(acm, body, "", key, tags_for(env, ["api.exii.test", "app.exii.test"]))
     body, key = make_cert(["app.exii.test"])
     acm.import_certificate(Certificate=body.encode(), PrivateKey=key)  # not ours: untagged
     other_env = dataclasses.replace(env, name="dev")
     body, key = make_cert(["www.exii.test"])
-    certs.import_certificate(acm, body, "", key, certs.tags_for(other_env, ["www.exii.test"]))
-    (found,) = certs.managed_certificates(acm, env)
+    import_certificate(acm, body, "", key, tags_for(other_env, ["www.exii.test"]))
+    (found,) = managed_certificates(acm, env)
     assert found.arn == mine and found.names == ("api.exii.test", "app.exii.test")
     assert (found.not_after - found.not_before) == dt.timedelta(days=64)
 
 
 # -- SSM ------------------------------------------------------------------------------------------
 def test_parameter_name(env: environments.Environment) -> None:
-    assert certs.parameter_name(env, ["app.exii.test", "api.exii.test"]) == "/exii/local/acm/certificate-arn"
-    assert certs.parameter_name(env, ["api.exii.test", "app.exii.test", "www.exii.test"]).endswith("/certificate-arn")
-    assert certs.parameter_name(env, ["www.exii.test"]) == "/exii/local/acm/certificates/www.exii.test"
+    assert parameter_name(env, ["app.exii.test", "api.exii.test"]) == "/exii/local/acm/certificate-arn"
+    assert parameter_name(env, ["api.exii.test", "app.exii.test", "www.exii.test"]).endswith("/certificate-arn")
+    assert parameter_name(env, ["www.exii.test"]) == "/exii/local/acm/certificates/www.exii.test"
 
 
 def test_publish_arn(aws: None) -> None:
     ssm = boto3.client("ssm")
     name = "/exii/local/acm/certificate-arn"
-    assert certs.publish_arn(ssm, name, "arn:one") is True
-    assert certs.publish_arn(ssm, name, "arn:one") is False
-    assert certs.publish_arn(ssm, name, "arn:two", only_if_missing=True) is False
-    assert certs.publish_arn(ssm, name, "arn:two") is True
-    assert certs.publish_arn(ssm, "/exii/local/acm/other", "arn:three", only_if_missing=True) is True
+    assert publish_arn(ssm, name, "arn:one") is True
+    assert publish_arn(ssm, name, "arn:one") is False
+    assert publish_arn(ssm, name, "arn:two", only_if_missing=True) is False
+    assert publish_arn(ssm, name, "arn:two") is True
+    assert publish_arn(ssm, "/exii/local/acm/other", "arn:three", only_if_missing=True) is True
     parameter = ssm.get_parameter(Name=name)["Parameter"]
     assert parameter["Value"] == "arn:two" and parameter["Type"] == "String"
 
 
 # -- ACME server and certbot ----------------------------------------------------------------------
 def test_acme_server_choice(env: environments.Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STACK_LOCAL_DIR", str(tmp_path))
-    with pytest.raises(OpsError, match=r"not recorded in .*emulator\.json: run `inv local\.up`"):
-        certs.acme_server(env)
+    monkeypatch.delenv(ACME_DIRECTORY_ENV, raising=False)
+    monkeypatch.delenv(ACME_CA_BUNDLE_ENV, raising=False)
+    with pytest.raises(OpsError, match=r"local ACME server of local is not known.*: run `inv local\.up`"):
+        acme_server(env)
     ca = tmp_path / "ca.pem"
     ca.write_text("first CA")
-    (tmp_path / "emulator.json").write_text(
-        json.dumps({"acme": {"directory_url": "https://127.0.0.1:14000/dir", "ca_bundle": str(ca)}})
-    )
-    local = certs.acme_server(env, staging=True)  # staging means nothing for pebble
-    assert local == certs.AcmeServer("https://127.0.0.1:14000/dir", str(ca))
+    monkeypatch.setenv(ACME_DIRECTORY_ENV, "https://127.0.0.1:14000/dir")  # what the emulator's activation sets
+    with pytest.raises(OpsError, match=r"not known.*: run `inv local\.up`"):  # one of the two is not enough
+        acme_server(env)
+    monkeypatch.setenv(ACME_CA_BUNDLE_ENV, str(ca))
+    local = acme_server(env, staging=True)  # staging means nothing for pebble
+    assert local == AcmeServer("https://127.0.0.1:14000/dir", str(ca))
     key = local.key
     ca.write_text("second CA")  # a restarted pebble: a fresh certbot account folder
     assert local.key != key and key.startswith("acme-")
     ca.unlink()
     with pytest.raises(OpsError, match=r"CA bundle .* is missing"):
-        certs.certbot_dirs(env, local)
-    dev = environments.load("dev")
-    assert certs.acme_server(dev) == certs.AcmeServer(certs.LETS_ENCRYPT)
-    assert certs.acme_server(dev, staging=True).directory_url == certs.LETS_ENCRYPT_STAGING
-    assert certs.AcmeServer(certs.LETS_ENCRYPT).key == "letsencrypt"
+        certbot_dirs(env, local)
+    dev = environments.load("dev")  # a real environment ignores the variables, still set here
+    assert acme_server(dev) == AcmeServer(LETS_ENCRYPT)
+    assert acme_server(dev, staging=True).directory_url == LETS_ENCRYPT_STAGING
+    assert AcmeServer(LETS_ENCRYPT).key == "letsencrypt"
 
 
 def test_certbot_command_and_environment(
@@ -389,11 +421,11 @@ def test_certbot_command_and_environment(
     monkeypatch.setenv("AWS_PROFILE", "someone-else")
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     (tmp_path / "ca.pem").write_text("a CA")
-    acme = certs.AcmeServer("https://127.0.0.1:14000/dir", str(tmp_path / "ca.pem"))
-    dirs = certs.certbot_dirs(env, acme)
+    acme = AcmeServer("https://127.0.0.1:14000/dir", str(tmp_path / "ca.pem"))
+    dirs = certbot_dirs(env, acme)
     assert all(d.is_relative_to(tmp_path / "envs" / "local" / "certbot") for d in dirs)
     names = ["api.exii.test", "app.exii.test"]
-    command = certs.certbot_command(names, acme, dirs, email=None)
+    command = certbot_command(names, acme, dirs, email=None)
     assert command[1:4] == ["-m", "stackops.certs", "certbot"]
     joined = " ".join(command)
     for part in ("certonly", "--non-interactive", "--agree-tos", "--authenticator dns-route53",
@@ -401,17 +433,17 @@ def test_certbot_command_and_environment(
                  "--force-renewal", "--register-unsafely-without-email",
                  "--domain api.exii.test", "--domain app.exii.test", f"--config-dir {dirs[0]}"):  # fmt: skip
         assert part in joined
-    assert "--email ops@example.com" in " ".join(certs.certbot_command(names, acme, dirs, email="ops@example.com"))
+    assert "--email ops@example.com" in " ".join(certbot_command(names, acme, dirs, email="ops@example.com"))
 
     zones = {n: HostedZone("ZEXII", "exii.test") for n in names}
-    environ = certs.certbot_environment(env, acme, zones)
+    environ = certbot_environment(env, acme, zones)
     assert environ["AWS_PROFILE"] == "exii-local" and "AWS_ACCESS_KEY_ID" not in environ
     assert environ["REQUESTS_CA_BUNDLE"] == str(tmp_path / "ca.pem")
-    assert json.loads(environ[certs.ZONES_ENV]) == {
+    assert json.loads(environ[ZONES_ENV]) == {
         "_acme-challenge.api.exii.test": "ZEXII",
         "_acme-challenge.app.exii.test": "ZEXII",
     }
-    assert "REQUESTS_CA_BUNDLE" not in certs.certbot_environment(env, certs.AcmeServer(certs.LETS_ENCRYPT), zones)
+    assert "REQUESTS_CA_BUNDLE" not in certbot_environment(env, AcmeServer(LETS_ENCRYPT), zones)
 
 
 def test_tighten_permissions(tmp_path: Path) -> None:
@@ -423,7 +455,7 @@ def test_tighten_permissions(tmp_path: Path) -> None:
     (folder / "key.json").chmod(0o400)
     (folder / "live").mkdir()
     (folder / "live" / "cert.pem").symlink_to(folder / "archive" / "x" / "cert1.pem")
-    certs.tighten_permissions(folder)
+    tighten_permissions(folder)
     assert stat.S_IMODE((folder / "archive" / "x" / "cert1.pem").stat().st_mode) == 0o600
     assert stat.S_IMODE((folder / "key.json").stat().st_mode) == 0o400
     assert stat.S_IMODE((folder / "archive").stat().st_mode) == 0o700
@@ -431,24 +463,24 @@ def test_tighten_permissions(tmp_path: Path) -> None:
 
 def test_issue_validates_before_touching_aws(env: environments.Environment) -> None:
     with pytest.raises(OpsError, match=r"malformed domain 'bad\.\.exii\.test'"):
-        certs.issue(env, ["app.exii.test", "bad..exii.test"])
+        issue(env, ["app.exii.test", "bad..exii.test"])
     with pytest.raises(OpsError, match="malformed --email"):
-        certs.issue(env, ["app.exii.test"], email="not-an-address")
+        issue(env, ["app.exii.test"], email="not-an-address")
     with pytest.raises(OpsError, match="either --renew-all or --domain"):
-        certs.run(env, ["app.exii.test"], renew_all_certs=True)
+        run(env, ["app.exii.test"], renew_all_certs=True)
 
 
 # -- picking the environment ----------------------------------------------------------------------
 def test_find_environment_for() -> None:
     envs = [environments.load(name) for name in environments.names()]
-    assert certs.find_environment_for(["app.exii.test"], envs).name == "local"
-    assert certs.find_environment_for(["app.exii.test", "api.exii.test"], envs).name == "local"
+    assert find_environment_for(["app.exii.test"], envs).name == "local"
+    assert find_environment_for(["app.exii.test", "api.exii.test"], envs).name == "local"
     with pytest.raises(Refused, match=r"no environment serves www\.exii\.test .*local: app\.exii\.test") as caught:
-        certs.find_environment_for(["www.exii.test"], envs)
+        find_environment_for(["www.exii.test"], envs)
     assert caught.value.exit_code == 2
     twin = dataclasses.replace(envs[0], name="twin", variables=dict(environments.load("local").variables))
     with pytest.raises(Refused, match=r"several environments serve app\.exii\.test \(.*local.*twin"):
-        certs.find_environment_for(["app.exii.test"], [*envs, twin])
+        find_environment_for(["app.exii.test"], [*envs, twin])
 
 
 # -- the DNS bridge's answers ---------------------------------------------------------------------
@@ -465,14 +497,14 @@ RRSETS = [
 
 
 def test_bridge_answers_from_route53_records() -> None:
-    rcode, answers, _ = local_acme.answer("_acme-challenge.app.exii.test.", "TXT", "exii.test.", RRSETS)
+    rcode, answers, _ = dns_bridge.answer("_acme-challenge.app.exii.test.", "TXT", "exii.test.", RRSETS)
     assert rcode == "NOERROR" and [str(rr.rdata) for rr in answers] == ['"tok en"']
-    rcode, answers, _ = local_acme.answer("WWW.exii.test", "A", "exii.test", RRSETS)
+    rcode, answers, _ = dns_bridge.answer("WWW.exii.test", "A", "exii.test", RRSETS)
     assert [rr.rtype for rr in answers] == [5, 1] and str(answers[-1].rdata) == "192.0.2.1"  # CNAME, then A
-    rcode, answers, _ = local_acme.answer("a.wild.exii.test", "A", "exii.test", RRSETS)
+    rcode, answers, _ = dns_bridge.answer("a.wild.exii.test", "A", "exii.test", RRSETS)
     assert str(answers[0].rname) == "a.wild.exii.test." and str(answers[0].rdata) == "192.0.2.9"
-    rcode, answers, authority = local_acme.answer("_acme-challenge.api.exii.test", "TXT", "exii.test", RRSETS)
+    rcode, answers, authority = dns_bridge.answer("_acme-challenge.api.exii.test", "TXT", "exii.test", RRSETS)
     assert rcode == "NXDOMAIN" and not answers and authority[0].rtype == 6  # a usable SOA despite moto's
-    rcode, answers, authority = local_acme.answer("app.exii.test", "TXT", "exii.test", RRSETS)
+    rcode, answers, authority = dns_bridge.answer("app.exii.test", "TXT", "exii.test", RRSETS)
     assert rcode == "NOERROR" and not answers and authority
-    assert local_acme.answer("deep.exii.test", "A", "exii.test", RRSETS)[:2] == ("NOERROR", [])  # empty non-terminal
+    assert dns_bridge.answer("deep.exii.test", "A", "exii.test", RRSETS)[:2] == ("NOERROR", [])  # empty non-terminal

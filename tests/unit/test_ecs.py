@@ -32,8 +32,14 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.moto_api import state_manager
 
-from stackops import ecs
-from stackops.ecs import PREVIOUS_TAG, EcsLayout, Outcome
+from stackops.ecs.deploy import deploy
+from stackops.ecs.images import parse_image
+from stackops.ecs.layout import EcsLayout
+from stackops.ecs.migrate import migrate
+from stackops.ecs.refresh import refresh
+from stackops.ecs.results import Outcome, print_results, raise_on_failure
+from stackops.ecs.rollback import rollback
+from stackops.ecs.rollouts import PREVIOUS_TAG
 from stackops.errors import OpsError
 
 REGION = "eu-west-2"
@@ -353,7 +359,7 @@ def test_layout_reads_plain_value_and_reports_missing_fields() -> None:
     ],
 )
 def test_image_spec(spec: str, expected: str) -> None:
-    assert ecs.parse_image(spec).apply_to(f"{REPO}/django:v1") == expected
+    assert parse_image(spec).apply_to(f"{REPO}/django:v1") == expected
 
 
 @pytest.mark.parametrize(
@@ -361,7 +367,7 @@ def test_image_spec(spec: str, expected: str) -> None:
 )
 def test_image_spec_refuses_nonsense(spec: str) -> None:
     with pytest.raises(OpsError, match="not an image reference or tag"):
-        ecs.parse_image(spec)
+        parse_image(spec)
 
 
 # -- refresh ---------------------------------------------------------------------------------
@@ -373,7 +379,7 @@ def test_refresh_moves_to_newer_revision_then_does_nothing(
     register(stack.ecs, "exii-test-django", "django", f"{REPO}/django:v2")
     register(stack.ecs, "exii-test-django-worker", "worker", f"{REPO}/django:v9")  # must not be picked
 
-    results = ecs.refresh(session, stack.layout, **FAST)
+    results = refresh(session, stack.layout, **FAST)
 
     by_name = {r.service: r for r in results}
     assert by_name["concept"].outcome is Outcome.UNCHANGED and by_name["concept"].revision_to == 1
@@ -384,9 +390,9 @@ def test_refresh_moves_to_newer_revision_then_does_nothing(
     tags = {t["key"]: t["value"] for t in stack.service("django")["tags"]}
     assert tags[PREVIOUS_TAG].endswith("task-definition/exii-test-django:1")
     assert scheduler.updates == ["exii-test-django"]
-    ecs.raise_on_failure(results)
+    raise_on_failure(results)
 
-    again = ecs.refresh(session, stack.layout, **FAST)
+    again = refresh(session, stack.layout, **FAST)
     assert [r.outcome for r in again] == [Outcome.UNCHANGED, Outcome.UNCHANGED]
     assert scheduler.updates == ["exii-test-django"]
 
@@ -394,7 +400,7 @@ def test_refresh_moves_to_newer_revision_then_does_nothing(
 def test_refresh_force_redeploys_same_revision(session: boto3.Session, stack: Stack, scheduler: Scheduler) -> None:
     before = stack.service("concept")["deployments"][0]["id"]
 
-    [result] = ecs.refresh(session, stack.layout, service="concept", force=True, **FAST)
+    [result] = refresh(session, stack.layout, service="concept", force=True, **FAST)
 
     assert (result.outcome, result.revision_from, result.revision_to) == (Outcome.FORCED, 1, 1)
     deployments = stack.service("concept")["deployments"]
@@ -405,7 +411,7 @@ def test_refresh_force_redeploys_same_revision(session: boto3.Session, stack: St
 def test_refresh_unknown_service_changes_nothing(session: boto3.Session, stack: Stack, scheduler: Scheduler) -> None:
     register(stack.ecs, "exii-test-django", "django", f"{REPO}/django:v2")
     with pytest.raises(OpsError, match=r"unknown service 'api' in env test: known services are concept, django"):
-        ecs.refresh(session, stack.layout, service="api", **FAST)
+        refresh(session, stack.layout, service="api", **FAST)
     assert scheduler.updates == [] and stack.running("django") == "exii-test-django:1"
 
 
@@ -426,10 +432,10 @@ def test_refresh_prunes_old_revisions_but_never_running_or_rollback_ones(
     layout = EcsLayout.from_output(output, env="test")
     for tag in range(2, 9):
         register(stack.ecs, "exii-test-django", "django", f"{REPO}/django:v{tag}")
-    ecs.refresh(session, layout, service="django", keep_revisions=5, **FAST)  # 1 -> 8, previous = 1
+    refresh(session, layout, service="django", keep_revisions=5, **FAST)  # 1 -> 8, previous = 1
 
     register(stack.ecs, "exii-test-django", "django", f"{REPO}/django:v9")
-    [result] = ecs.refresh(session, layout, service="django", keep_revisions=2, **FAST)  # 8 -> 9, previous = 8
+    [result] = refresh(session, layout, service="django", keep_revisions=2, **FAST)  # 8 -> 9, previous = 8
 
     assert result.outcome is Outcome.UPDATED and result.revision_to == 9
     # newest two (9, 8 = also the rollback target) and 1 (the worker runs it) stay
@@ -444,7 +450,7 @@ def test_circuit_breaker_rollback_is_a_failure_with_ecs_reason(
     register(stack.ecs, "exii-test-concept", "concept", f"{REPO}/concept:broken")
     scheduler.plan = "circuit_breaker"
 
-    [result] = ecs.refresh(session, stack.layout, service="concept", **FAST)
+    [result] = refresh(session, stack.layout, service="concept", **FAST)
 
     assert result.outcome is Outcome.ROLLED_BACK and not result.ok
     assert "ECS rolled back to rev 1" in result.detail
@@ -453,8 +459,8 @@ def test_circuit_breaker_rollback_is_a_failure_with_ecs_reason(
     assert stack.running("concept") == "exii-test-concept:1"
     assert stack.active("exii-test-concept") == [1, 2]  # nothing pruned after a failure
     with pytest.raises(OpsError, match="concept: rolled back: ECS rolled back"):
-        ecs.raise_on_failure([result])
-    ecs.print_results([result])
+        raise_on_failure([result])
+    print_results([result])
     assert "1 -> 2" in capsys.readouterr().out
 
 
@@ -464,19 +470,19 @@ def test_stuck_deployment_times_out_with_what_was_last_seen(
     register(stack.ecs, "exii-test-concept", "concept", f"{REPO}/concept:v2")
     scheduler.plan = "stuck"
 
-    [result] = ecs.refresh(session, stack.layout, service="concept", timeout=0.05, poll=0.005)
+    [result] = refresh(session, stack.layout, service="concept", timeout=0.05, poll=0.005)
 
     assert result.outcome is Outcome.TIMED_OUT
     assert "not steady after 0.05s; last seen: rev 2 IN_PROGRESS, 0/2 running" in result.detail
     with pytest.raises(OpsError, match="concept: timed out"):
-        ecs.raise_on_failure([result])
+        raise_on_failure([result])
 
 
 def test_rollout_waits_for_a_deployment_of_the_target(session: boto3.Session, stack: Stack) -> None:
     # no Scheduler: plain moto starts no deployment on update_service, so none of rev 2 ever
     # appears; that must read as "still waiting" (then a timeout), not as a rollback
     register(stack.ecs, "exii-test-concept", "concept", f"{REPO}/concept:v2")
-    [result] = ecs.refresh(session, stack.layout, service="concept", timeout=0.02, poll=0.005)
+    [result] = refresh(session, stack.layout, service="concept", timeout=0.02, poll=0.005)
     assert result.outcome is Outcome.TIMED_OUT
     assert "last seen: no deployment of rev 2 yet; PRIMARY is rev 1 COMPLETED, 2/2 running" in result.detail
 
@@ -485,7 +491,7 @@ def test_deploy_rolled_back_by_ecs_deregisters_its_revision(
     session: boto3.Session, stack: Stack, scheduler: Scheduler
 ) -> None:
     scheduler.plan = "circuit_breaker"
-    result = ecs.deploy(session, stack.layout, "concept", "broken", **FAST)
+    result = deploy(session, stack.layout, "concept", "broken", **FAST)
     assert result.outcome is Outcome.ROLLED_BACK and result.detail.endswith("deregistered exii-test-concept:2")
     assert stack.running("concept") == "exii-test-concept:1" and stack.active("exii-test-concept") == [1]
 
@@ -495,18 +501,18 @@ def test_deploy_rolled_back_by_ecs_deregisters_its_revision(
 
 def test_rollback_returns_to_previous_revision(session: boto3.Session, stack: Stack, scheduler: Scheduler) -> None:
     with pytest.raises(OpsError, match="nothing to roll back to for django"):
-        ecs.rollback(session, stack.layout, "django", **FAST)
+        rollback(session, stack.layout, "django", **FAST)
     register(stack.ecs, "exii-test-django", "django", f"{REPO}/django:v2")
-    ecs.refresh(session, stack.layout, service="django", **FAST)
+    refresh(session, stack.layout, service="django", **FAST)
 
-    result = ecs.rollback(session, stack.layout, "django", **FAST)
+    result = rollback(session, stack.layout, "django", **FAST)
 
     assert (result.outcome, result.revision_from, result.revision_to) == (Outcome.REVERTED, 2, 1)
     assert result.image_to == f"{REPO}/django:v1"
     assert "rev 2 is still the latest" in result.detail
     assert stack.running("django") == "exii-test-django:1"
     # the revision it left is recorded in turn: a second rollback undoes the first
-    assert ecs.rollback(session, stack.layout, "django", **FAST).revision_to == 2
+    assert rollback(session, stack.layout, "django", **FAST).revision_to == 2
 
 
 # -- deploy ----------------------------------------------------------------------------------
@@ -523,7 +529,7 @@ def _definition(client: Any, name: str) -> tuple[dict[str, Any], list[dict[str, 
 def test_deploy_registers_copy_with_only_the_image_changed(
     session: boto3.Session, stack: Stack, scheduler: Scheduler
 ) -> None:
-    result = ecs.deploy(session, stack.layout, "django", ":v2", **FAST)
+    result = deploy(session, stack.layout, "django", ":v2", **FAST)
 
     assert (result.outcome, result.revision_from, result.revision_to) == (Outcome.UPDATED, 1, 2)
     old, old_tags = _definition(stack.ecs, "exii-test-django:1")
@@ -542,14 +548,14 @@ def test_deploy_refuses_unparseable_image_before_any_call() -> None:
         {"cluster": "c", "services": {"django": {"name": "s", "family": "f", "container": "d"}}}
     )
     with pytest.raises(OpsError, match="not an image reference"):
-        ecs.deploy(session, layout, "django", "django:bad tag!")
+        deploy(session, layout, "django", "django:bad tag!")
     assert session.mock_calls == []
 
 
 def test_deploy_with_migrate_runs_it_first_with_new_image(
     session: boto3.Session, stack: Stack, scheduler: Scheduler, runtime: Runtime
 ) -> None:
-    result = ecs.deploy(session, stack.layout, "django", "v3", migrate=True, **FAST)
+    result = deploy(session, stack.layout, "django", "v3", migrate=True, **FAST)
 
     assert result.ok and stack.running("django") == "exii-test-django:2"
     [task] = runtime.started
@@ -563,7 +569,7 @@ def test_deploy_with_failing_migration_leaves_service_untouched(
 ) -> None:
     runtime.exit_code = 3
     with pytest.raises(OpsError, match=r"migration failed \(container migrate exited 3\): django left untouched"):
-        ecs.deploy(session, stack.layout, "django", "v3", migrate=True, **FAST)
+        deploy(session, stack.layout, "django", "v3", migrate=True, **FAST)
 
     assert scheduler.updates == [] and stack.running("django") == "exii-test-django:1"
     assert stack.active("exii-test-django") == [1]  # no service revision registered
@@ -574,7 +580,7 @@ def test_deploy_migrate_refused_for_service_not_running_migrate_image(
     session: boto3.Session, stack: Stack, scheduler: Scheduler, runtime: Runtime
 ) -> None:
     with pytest.raises(OpsError, match=r"the migrate task runs .*/django, not concept's .*/concept"):
-        ecs.deploy(session, stack.layout, "concept", "v2", migrate=True, **FAST)
+        deploy(session, stack.layout, "concept", "v2", migrate=True, **FAST)
     assert runtime.started == [] and scheduler.updates == [] and stack.active("exii-test-concept") == [1]
 
 
@@ -582,7 +588,7 @@ def test_deploy_migrate_refused_for_service_not_running_migrate_image(
 
 
 def test_migrate_exit_0_with_logs_succeeds(session: boto3.Session, stack: Stack, runtime: Runtime) -> None:
-    result = ecs.migrate(session, stack.layout, command=["python", "manage.py", "migrate"], **FAST)
+    result = migrate(session, stack.layout, command=["python", "manage.py", "migrate"], **FAST)
 
     assert result.ok and result.exit_codes == {"migrate": 0}
     assert list(result.log_lines) == runtime.lines
@@ -597,14 +603,14 @@ def test_migrate_exit_0_with_logs_succeeds(session: boto3.Session, stack: Stack,
 
 def test_migrate_nonzero_exit_fails(session: boto3.Session, stack: Stack, runtime: Runtime) -> None:
     runtime.exit_code = 3
-    result = ecs.migrate(session, stack.layout, **FAST)
+    result = migrate(session, stack.layout, **FAST)
     assert not result.ok and result.detail == "container migrate exited 3"
     assert list(result.log_lines) == runtime.lines
 
 
 def test_migrate_never_started_reports_stop_reason(session: boto3.Session, stack: Stack, runtime: Runtime) -> None:
     runtime.never_started = True
-    result = ecs.migrate(session, stack.layout, **FAST)
+    result = migrate(session, stack.layout, **FAST)
     assert not result.ok and result.stop_code == "TaskFailedToStart"
     assert "never ran to completion: CannotPullContainerError" in result.detail
     assert "stop code TaskFailedToStart" in result.detail
@@ -614,4 +620,4 @@ def test_migrate_never_started_reports_stop_reason(session: boto3.Session, stack
 def test_migrate_timeout_is_an_error(session: boto3.Session, stack: Stack, runtime: Runtime) -> None:
     state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10_000})
     with pytest.raises(OpsError, match=r"migration task \S+ still RUNNING after 0.02s"):
-        ecs.migrate(session, stack.layout, timeout=0.02, poll=0.005)
+        migrate(session, stack.layout, timeout=0.02, poll=0.005)

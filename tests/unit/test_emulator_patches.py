@@ -1,4 +1,4 @@
-"""The emulator's narrow moto fixes (stackops/emulated_aws), each against moto's in-process backend.
+"""The emulator's narrow moto fixes (stackops/local/aws), each against moto's in-process backend.
 
 Each test installs the fix and restores moto's original method afterwards, so the rest of the
 process sees moto unchanged."""
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stackops.emulated_aws import autoscaling, ec2, policies
+from stackops.local.aws import autoscaling, ec2, policies
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import importlib.util
 import io
 import shutil
 import string
-import sys
 import types
 from pathlib import Path
 
@@ -17,15 +16,15 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from rich.console import Console
 
-import stackops
-from stackops import secrets as ops
 from stackops import ui
+from stackops.app_secrets import catalogue, sync
+from stackops.app_secrets.report import print_report
 from stackops.errors import OpsError
+from stackops.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "/exii/dev/"
 REGION = "eu-west-2"
-CATALOGUE = ops.load_catalogue()
+CATALOGUE = catalogue.load_catalogue()
 # A distinct value per environment variable, so a leak of any of them is detectable.
 FULL_ENV = {s.env: f"value-of-{s.env}-Zq8" for s in CATALOGUE if s.source == "env"}
 
@@ -75,7 +74,7 @@ def stored(session, prefix: str = PREFIX) -> dict[str, dict]:
     return result
 
 
-def actions(report: ops.SyncReport) -> dict[str, str]:
+def actions(report: sync.SyncReport) -> dict[str, str]:
     return {row.name: row.action for row in report.rows}
 
 
@@ -153,24 +152,27 @@ def write_catalogue(tmp_path: Path, *entries: dict) -> Path:
 def test_validation_errors_name_the_entry(tmp_path: Path, entries: list[dict], expected: str):
     path = write_catalogue(tmp_path, *entries)
     with pytest.raises(OpsError) as caught:
-        ops.load_catalogue(path, services={"concept", "django", "migrate"})
+        catalogue.load_catalogue(path, services={"concept", "django", "migrate"})
     assert expected in str(caught.value)
 
 
-def test_known_services_come_from_task_definitions(tmp_path: Path):
-    assert ops.known_services(tmp_path) == {"concept", "django", "migrate"}  # folder not there yet
-    (tmp_path / "task-definitions").mkdir()
-    (tmp_path / "task-definitions" / "worker.json").write_text("[]")
-    assert ops.known_services(tmp_path) == {"worker"}
+def test_known_services_come_from_the_terraform_services(tmp_path: Path):
+    assert catalogue.known_services(ROOT) == {"concept", "django", "migrate"}
+    assert catalogue.known_services(tmp_path) == {"concept", "django", "migrate"}  # no main.tf: the defaults
+    (tmp_path / "main.tf").write_text('locals {\n  services = {\n    worker = { port = 80 }\n  }\n}\n')
+    assert catalogue.known_services(tmp_path) == {"worker", "migrate"}
     path = write_catalogue(tmp_path, BASE_ENTRY)  # consumer django is now unknown
-    with pytest.raises(OpsError, match=r"\(thing\): unknown consumer service 'django'; known: worker"):
-        ops.load_catalogue(path)
+    with pytest.raises(OpsError, match=r"\(thing\): unknown consumer service 'django'; known: migrate, worker"):
+        catalogue.load_catalogue(path)
+    (tmp_path / "main.tf").write_text("locals {\n  name = 1\n}\n")
+    with pytest.raises(OpsError, match="defines no locals.services"):
+        catalogue.known_services(tmp_path)
 
 
 # -- sync ----------------------------------------------------------------------------------------------
 def test_creates_every_secret(aws):
-    report = ops.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
-    assert set(actions(report).values()) == {ops.CREATED}
+    report = sync.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
+    assert set(actions(report).values()) == {sync.CREATED}
     assert not report.failed
     secrets = stored(aws)
     assert set(secrets) == {PREFIX + s.name for s in CATALOGUE}
@@ -190,20 +192,20 @@ def test_creates_every_secret(aws):
 
 
 def test_second_run_changes_nothing(aws):
-    ops.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
+    sync.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
     before = stored(aws)
     calls = record_calls(aws)
-    report = ops.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
-    assert set(actions(report).values()) == {ops.UNCHANGED}
+    report = sync.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
+    assert set(actions(report).values()) == {sync.UNCHANGED}
     assert stored(aws) == before
     assert "PutSecretValue" not in calls and "CreateSecret" not in calls
 
 
 def test_rotate_rewrites_only_rotatable_secrets(aws):
-    ops.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
+    sync.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
     before = stored(aws)
     changed_env = {**FULL_ENV, "STRIPE_SECRET_KEY": "a-new-stripe-key-Kp2", "SENTRY_DSN": "https://new-dsn"}
-    report = ops.sync(aws, PREFIX, CATALOGUE, rotate=True, environ=changed_env)
+    report = sync.sync(aws, PREFIX, CATALOGUE, rotate=True, environ=changed_env)
     after = stored(aws)
     got = actions(report)
     for secret in CATALOGUE:
@@ -213,10 +215,10 @@ def test_rotate_rewrites_only_rotatable_secrets(aws):
             "stripe-secret-key",
             "sentry-dsn",
         ):
-            assert got[name] == ops.ROTATED
+            assert got[name] == sync.ROTATED
             assert after[name]["value"] != before[name]["value"]
         else:
-            assert got[name] == ops.UNCHANGED
+            assert got[name] == sync.UNCHANGED
             assert after[name] == before[name]
     assert after[PREFIX + "stripe-secret-key"]["value"] == "a-new-stripe-key-Kp2"
     assert report.services_to_refresh() == ["concept", "django"]
@@ -224,93 +226,93 @@ def test_rotate_rewrites_only_rotatable_secrets(aws):
 
 
 def test_non_rotatable_secrets_are_never_overwritten(aws):
-    ops.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
+    sync.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
     before = stored(aws)
     for only in ("django-secret-key", "db-password"):
-        report = ops.sync(aws, PREFIX, CATALOGUE, rotate=True, only=only, emulated=True, environ={})
-        assert [(r.action, r.note) for r in report.rows] == [(ops.UNCHANGED, "not rotatable")]
+        report = sync.sync(aws, PREFIX, CATALOGUE, rotate=True, only=only, emulated=True, environ={})
+        assert [(r.action, r.note) for r in report.rows] == [(sync.UNCHANGED, "not rotatable")]
         assert report.services_to_refresh() == []
     assert stored(aws) == before
 
 
 def test_only_filters_by_name_prefix(aws):
-    report = ops.sync(aws, PREFIX, CATALOGUE, only="stripe", environ=FULL_ENV)
+    report = sync.sync(aws, PREFIX, CATALOGUE, only="stripe", environ=FULL_ENV)
     stripe = {PREFIX + s.name for s in CATALOGUE if s.name.startswith("stripe")}
     assert len(stripe) == 3
-    assert actions(report) == dict.fromkeys(stripe, ops.CREATED)
+    assert actions(report) == dict.fromkeys(stripe, sync.CREATED)
     assert set(stored(aws)) == stripe
-    report = ops.sync(aws, PREFIX, CATALOGUE, only=PREFIX + "google-ads", environ=FULL_ENV)
+    report = sync.sync(aws, PREFIX, CATALOGUE, only=PREFIX + "google-ads", environ=FULL_ENV)
     assert sorted(actions(report)) == [
         PREFIX + n for n in ("google-ads-client-id", "google-ads-client-secret", "google-ads-developer-token")
     ]
     with pytest.raises(OpsError, match="not under this environment's prefix /exii/dev/"):
-        ops.sync(aws, PREFIX, CATALOGUE, only="/exii/prod/stripe", environ=FULL_ENV)
+        sync.sync(aws, PREFIX, CATALOGUE, only="/exii/prod/stripe", environ=FULL_ENV)
     with pytest.raises(OpsError, match=r"no secret in secrets\.yaml starts with 'paypal'"):
-        ops.sync(aws, PREFIX, CATALOGUE, only="paypal", environ=FULL_ENV)
+        sync.sync(aws, PREFIX, CATALOGUE, only="paypal", environ=FULL_ENV)
 
 
 def test_dry_run_writes_nothing(aws):
     calls = record_calls(aws)
-    report = ops.sync(aws, PREFIX, CATALOGUE, dry_run=True, environ=FULL_ENV)
-    assert set(actions(report).values()) == {ops.WOULD_CREATE}
+    report = sync.sync(aws, PREFIX, CATALOGUE, dry_run=True, environ=FULL_ENV)
+    assert set(actions(report).values()) == {sync.WOULD_CREATE}
     assert set(calls) == {"DescribeSecret"}
     assert stored(aws) == {}
 
-    ops.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
+    sync.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
     before = stored(aws)
     calls.clear()
-    report = ops.sync(
+    report = sync.sync(
         aws, PREFIX, CATALOGUE, rotate=True, dry_run=True, environ={**FULL_ENV, "SENTRY_DSN": "https://new"}
     )
     assert set(calls) == {"DescribeSecret", "GetSecretValue"}  # reads only
     calls.clear()
-    assert actions(report)[PREFIX + "sentry-dsn"] == ops.WOULD_ROTATE
-    assert actions(report)[PREFIX + "jwt-signing-key"] == ops.WOULD_ROTATE
-    assert actions(report)[PREFIX + "db-password"] == ops.UNCHANGED
+    assert actions(report)[PREFIX + "sentry-dsn"] == sync.WOULD_ROTATE
+    assert actions(report)[PREFIX + "jwt-signing-key"] == sync.WOULD_ROTATE
+    assert actions(report)[PREFIX + "db-password"] == sync.UNCHANGED
     assert report.services_to_refresh() == []  # nothing was actually rotated
     assert stored(aws) == before
 
 
 def test_missing_env_var_fails_but_writes_the_others(aws):
     environ = {k: v for k, v in FULL_ENV.items() if k != "XERO_CLIENT_SECRET"}
-    report = ops.sync(aws, PREFIX, CATALOGUE, environ={**environ, "SHOPIFY_API_KEY": ""})
+    report = sync.sync(aws, PREFIX, CATALOGUE, environ={**environ, "SHOPIFY_API_KEY": ""})
     assert report.failed
     assert report.missing == [PREFIX + "xero-client-secret", PREFIX + "shopify-api-key"]
     missing_row = next(r for r in report.rows if r.name == PREFIX + "xero-client-secret")
     assert "XERO_CLIENT_SECRET" in missing_row.note
     assert set(stored(aws)) == {PREFIX + s.name for s in CATALOGUE} - set(report.missing)
     # Once the variable is there, the next run creates it and nothing else.
-    report = ops.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
+    report = sync.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
     assert not report.failed
-    assert sorted(n for n, a in actions(report).items() if a == ops.CREATED) == sorted(
+    assert sorted(n for n, a in actions(report).items() if a == sync.CREATED) == sorted(
         [PREFIX + "xero-client-secret", PREFIX + "shopify-api-key"]
     )
 
 
 def test_emulated_uses_stand_ins_for_unset_variables(aws):
-    report = ops.sync(aws, "/exii/local", CATALOGUE, emulated=True, environ={"SENTRY_DSN": "https://dsn"})
+    report = sync.sync(aws, "/exii/local", CATALOGUE, emulated=True, environ={"SENTRY_DSN": "https://dsn"})
     assert not report.failed
     got = actions(report)
-    assert got["/exii/local/sentry-dsn"] == ops.CREATED
-    assert got["/exii/local/stripe-secret-key"] == ops.CREATED_STAND_IN
-    assert got["/exii/local/django-secret-key"] == ops.CREATED
+    assert got["/exii/local/sentry-dsn"] == sync.CREATED
+    assert got["/exii/local/stripe-secret-key"] == sync.CREATED_STAND_IN
+    assert got["/exii/local/django-secret-key"] == sync.CREATED
     secrets = stored(aws, "/exii/local/")
     assert len(secrets) == len(CATALOGUE)
     assert secrets["/exii/local/stripe-secret-key"]["tags"]["source"] == "stand-in"
     assert secrets["/exii/local/sentry-dsn"]["value"] == "https://dsn"
     # A stand-in is replaced by the real value on rotation once the variable is set.
-    report = ops.sync(
+    report = sync.sync(
         aws, "/exii/local/", CATALOGUE, rotate=True, only="stripe-secret", emulated=True,
         environ={"STRIPE_SECRET_KEY": "sk_real"},
     )  # fmt: skip
-    assert actions(report) == {"/exii/local/stripe-secret-key": ops.ROTATED}
+    assert actions(report) == {"/exii/local/stripe-secret-key": sync.ROTATED}
     assert stored(aws, "/exii/local/")["/exii/local/stripe-secret-key"]["value"] == "sk_real"
 
 
 def test_secret_scheduled_for_deletion_is_reported_not_recreated(aws):
-    ops.sync(aws, PREFIX, CATALOGUE, only="codat", environ=FULL_ENV)
+    sync.sync(aws, PREFIX, CATALOGUE, only="codat", environ=FULL_ENV)
     aws.client("secretsmanager").delete_secret(SecretId=PREFIX + "codat-api-key", RecoveryWindowInDays=7)
-    report = ops.sync(aws, PREFIX, CATALOGUE, only="codat", environ=FULL_ENV)
+    report = sync.sync(aws, PREFIX, CATALOGUE, only="codat", environ=FULL_ENV)
     assert report.failed
     assert "restore-secret" in report.rows[0].note
 
@@ -331,16 +333,16 @@ def test_aws_refusal_becomes_a_one_line_error(aws):
     session = StubbedSession(aws)
     session.stub.add_client_error("describe_secret", "AccessDeniedException", "not allowed here")
     with session.stub, pytest.raises(OpsError) as caught:
-        ops.sync(session, PREFIX, CATALOGUE, only="db-password")
+        sync.sync(session, PREFIX, CATALOGUE, only="db-password")
     assert str(caught.value) == (
         "Secrets Manager refused /exii/dev/db-password: AccessDeniedException: not allowed here"
     )
 
 
 def test_client_side_failure_becomes_a_one_line_error(aws, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(ops, "generate", lambda length: "")  # Secrets Manager refuses an empty value
+    monkeypatch.setattr(sync, "generate", lambda length: "")  # Secrets Manager refuses an empty value
     with pytest.raises(OpsError) as caught:
-        ops.sync(aws, PREFIX, CATALOGUE, only="db-password")
+        sync.sync(aws, PREFIX, CATALOGUE, only="db-password")
     message = str(caught.value)
     assert message.startswith("Secrets Manager call for /exii/dev/db-password failed: ")
     assert "\n" not in message
@@ -355,12 +357,12 @@ def console(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 
 
 def test_printed_report_shows_no_value_and_says_who_runs_old_values(aws, console: io.StringIO):
-    created = ops.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
-    ops.print_report(created, refreshed=False)
+    created = sync.sync(aws, PREFIX, CATALOGUE, environ=FULL_ENV)
+    print_report(created, refreshed=False)
     new_env = {**FULL_ENV, "XERO_CLIENT_ID": "new-xero-client-id-Wm4"}
-    rotated = ops.sync(aws, PREFIX, CATALOGUE, rotate=True, environ=new_env)
-    assert actions(rotated)[PREFIX + "xero-client-id"] == ops.ROTATED
-    ops.print_report(rotated, refreshed=False)
+    rotated = sync.sync(aws, PREFIX, CATALOGUE, rotate=True, environ=new_env)
+    assert actions(rotated)[PREFIX + "xero-client-id"] == sync.ROTATED
+    print_report(rotated, refreshed=False)
     text = console.getvalue()
     assert f"Secrets under {PREFIX}" in text and "stripe-secret-key" in text
     assert "concept, django, migrate" not in text  # no secret goes to all three
@@ -377,7 +379,7 @@ def test_printed_report_shows_no_value_and_says_who_runs_old_values(aws, console
 
     console.truncate(0)
     console.seek(0)
-    ops.print_report(rotated, refreshed=True)
+    print_report(rotated, refreshed=True)
     text = console.getvalue()
     assert "old value" not in text.lower() and "Still running" not in text
     assert [v for v in values if v in text] == []
@@ -385,8 +387,8 @@ def test_printed_report_shows_no_value_and_says_who_runs_old_values(aws, console
 
 
 def test_printed_report_lists_missing_secrets(aws, console: io.StringIO):
-    report = ops.sync(aws, PREFIX, CATALOGUE, only="facebook", environ={})
-    ops.print_report(report, refreshed=False)
+    report = sync.sync(aws, PREFIX, CATALOGUE, only="facebook", environ={})
+    print_report(report, refreshed=False)
     text = console.getvalue()
     assert "Missing: /exii/dev/facebook-app-id, /exii/dev/facebook-app-secret" in text
     assert "FACEBOOK_APP_SECRET unset" in text
@@ -462,10 +464,8 @@ def test_cli_env_flag_and_help(cli, profile_env, monkeypatch, console, capsys):
 def test_cli_emulated_environment_gets_stand_ins(cli, aws, monkeypatch, tmp_path, console):
     config = tmp_path / "emulator-config"
     config.write_text("[profile exii-local]\nregion = eu-west-2\naws_access_key_id = a\naws_secret_access_key = b\n")
-    fake = types.ModuleType("stackops.emulator")
-    fake.activate = lambda: monkeypatch.setenv("AWS_CONFIG_FILE", str(config))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "stackops.emulator", fake)
-    monkeypatch.setattr(stackops, "emulator", fake, raising=False)
+    # The emulator itself is not running here: its activation is replaced by pointing at a config file.
+    monkeypatch.setattr(cli, "point_at_emulator", lambda env: monkeypatch.setenv("AWS_CONFIG_FILE", str(config)))
     monkeypatch.setenv("AWS_PROFILE", "exii-local")
     for var in FULL_ENV:
         monkeypatch.delenv(var, raising=False)

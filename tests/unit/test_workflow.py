@@ -23,11 +23,13 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from stackops import environments, terraform, workflow
+from stackops import cli, environments, terraform
+from stackops import stack as stack_ops
 from stackops.confirm import confirm
-from stackops.environments import ROOT, Environment
+from stackops.environments import Environment
 from stackops.errors import EXIT_REFUSED, OpsError, Refused
 from stackops.guard import check_accounts
+from stackops.paths import ROOT
 from stackops.terraform import EXIT_INTERRUPTED, PlanResult, PlanSummary, Terraform
 
 LISTING = "valid environments: dev, local, prod"
@@ -554,8 +556,8 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Reco
     """Returns a factory: stack(has_changes) installs a recording runner; secrets checks are recorded too."""
     opened: list[str] = []
     state: dict[str, RecordingStack] = {}
-    monkeypatch.setattr(workflow, "require_secrets", lambda env: opened.append(f"secrets {env.name}"))
-    monkeypatch.setattr(workflow, "require_state_bucket", lambda env: opened.append(f"bucket {env.name}"))
+    monkeypatch.setattr(stack_ops, "require_secrets", lambda env: opened.append(f"secrets {env.name}"))
+    monkeypatch.setattr(stack_ops, "require_state_bucket", lambda env: opened.append(f"bucket {env.name}"))
     monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal, like automation
 
     def install(has_changes: bool = True) -> RecordingStack:
@@ -565,7 +567,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Reco
             opened.append(f"stack {env.name}")
             return state["stack"]
 
-        monkeypatch.setattr(workflow, "stack", open_stack)
+        monkeypatch.setattr(stack_ops, "stack", open_stack)
         return state["stack"]
 
     return install
@@ -574,7 +576,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Reco
 def test_prod_destroy_with_yes_alone_is_refused_before_any_plan(stack: Callable[..., RecordingStack]) -> None:
     tf = stack()
     with pytest.raises(Refused, match="destroying prod needs its name typed"):
-        workflow.apply(environments.load("prod"), yes=True, destroy=True, ask=never_asked)
+        stack_ops.apply(environments.load("prod"), yes=True, destroy=True, ask=never_asked)
     assert tf.opened == []
     assert tf.calls == []
 
@@ -583,19 +585,19 @@ def test_a_wrong_typed_name_is_refused_before_any_plan(stack: Callable[..., Reco
     tf = stack()
     for destroy in (False, True):
         with pytest.raises(Refused, match="--confirm 'dev' does not match the environment 'prod'"):
-            workflow.apply(environments.load("prod"), typed="dev", destroy=destroy, ask=never_asked)
+            stack_ops.apply(environments.load("prod"), typed="dev", destroy=destroy, ask=never_asked)
     assert tf.calls == []
 
 
 def test_secrets_are_checked_before_terraform(stack: Callable[..., RecordingStack]) -> None:
     tf = stack()
-    workflow.apply(environments.load("dev"), yes=True)
+    stack_ops.apply(environments.load("dev"), yes=True)
     assert tf.opened == ["bucket dev", "secrets dev", "stack dev"]
 
 
 def test_nothing_to_change_asks_nothing(stack: Callable[..., RecordingStack]) -> None:
     tf = stack(has_changes=False)
-    assert workflow.apply(environments.load("prod"), ask=never_asked) is False
+    assert stack_ops.apply(environments.load("prod"), ask=never_asked) is False
     assert tf.calls == [("plan", False)]
     assert not tf.plans[0].path.exists()
 
@@ -603,34 +605,34 @@ def test_nothing_to_change_asks_nothing(stack: Callable[..., RecordingStack]) ->
 def test_unconfirmed_changes_are_not_applied(stack: Callable[..., RecordingStack]) -> None:
     tf = stack()
     with pytest.raises(Refused, match="apply on dev needs confirmation"):
-        workflow.apply(environments.load("dev"), ask=never_asked)
+        stack_ops.apply(environments.load("dev"), ask=never_asked)
     assert tf.calls == [("plan", False)]
     assert not tf.plans[0].path.exists()  # a refused plan is not left to apply later
 
 
 def test_confirmed_changes_apply_the_plan_that_was_shown(stack: Callable[..., RecordingStack]) -> None:
     tf = stack()
-    assert workflow.apply(environments.load("prod"), typed="prod", destroy=True, ask=never_asked) is True
+    assert stack_ops.apply(environments.load("prod"), typed="prod", destroy=True, ask=never_asked) is True
     assert tf.calls == [("plan", True), ("apply", tf.plans[0].path)]
     assert tf.opened == ["bucket prod", "stack prod"]  # a destroy needs no secrets
 
 
 def test_drift_exit_codes(stack: Callable[..., RecordingStack]) -> None:
     stack(has_changes=True)
-    assert workflow.drift(environments.load("dev")) == EXIT_REFUSED
+    assert stack_ops.drift(environments.load("dev")) == EXIT_REFUSED
     stack(has_changes=False)
-    assert workflow.drift(environments.load("dev")) == 0
+    assert stack_ops.drift(environments.load("dev")) == 0
 
 
 def test_passthrough_adds_the_var_file_where_it_applies(stack: Callable[..., RecordingStack]) -> None:
     tf = stack()
     dev = environments.load("dev")
     with pytest.raises(OpsError, match="nothing to run"):
-        workflow.passthrough(dev, [])
+        stack_ops.passthrough(dev, [])
     assert tf.calls == []
-    workflow.passthrough(dev, ["plan", "-target=x"])
-    workflow.passthrough(dev, ["state", "list"])
-    workflow.passthrough(dev, ["validate"])
+    stack_ops.passthrough(dev, ["plan", "-target=x"])
+    stack_ops.passthrough(dev, ["state", "list"])
+    stack_ops.passthrough(dev, ["validate"])
     assert [args for _, args in tf.calls] == [
         ("plan", "-var-file=x.tfvars", "-target=x"), ("state", "list"), ("validate",),
     ]  # fmt: skip
@@ -638,12 +640,12 @@ def test_passthrough_adds_the_var_file_where_it_applies(stack: Callable[..., Rec
 
 def test_open_environment_runs_the_guard_unless_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
     guarded: list[str] = []
-    monkeypatch.setattr(workflow, "check_accounts", lambda env: guarded.append(env.name))
-    assert workflow.open_environment("prod").name == "prod"
-    assert workflow.open_environment("dev", guard=False).name == "dev"
+    monkeypatch.setattr(cli, "check_accounts", lambda env: guarded.append(env.name))
+    assert cli.open_environment("prod").name == "prod"
+    assert cli.open_environment("dev", guard=False).name == "dev"
     assert guarded == ["prod"]
     with pytest.raises(OpsError, match=f"unknown environment 'staging'; {LISTING}"):
-        workflow.open_environment("staging")
+        cli.open_environment("staging")
     assert guarded == ["prod"]
 
 

@@ -1,4 +1,4 @@
-"""`python -m stackops.emulated_aws --port PORT [--host 127.0.0.1]`: serve the emulated AWS until SIGTERM."""
+"""`python -m stackops.local.aws --port PORT [--host 127.0.0.1]`: serve the emulated AWS until SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m stackops.emulated_aws", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stackops.local.aws", description=__doc__)
     parser.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     args = parser.parse_args(argv)
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.port:
         os.environ["MOTO_PORT"] = str(args.port)
 
-    from stackops.emulated_aws.server import make_server
+    from stackops.local.aws.server import make_server
 
     try:
         server = make_server(args.host, args.port)

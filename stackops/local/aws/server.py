@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from stackops.emulated_aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
+from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -78,7 +78,7 @@ class StackRoutes:
     def _handle(method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
         import moto
 
-        from stackops.emulated_aws.ecs import FAULTS
+        from stackops.local.aws.ecs_state import FAULTS
 
         if path == HEALTH_PATH and method == "GET":
             return "200 OK", {"service": SERVICE_MARK, "pid": os.getpid(), "moto": moto.__version__}
@@ -105,7 +105,7 @@ def build_app() -> WSGIApp:
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from stackops.emulated_aws import autoscaling, ec2, ecs, policies
+    from stackops.local.aws import autoscaling, ec2, ecs, policies
 
     ecs.install()
     ec2.install()

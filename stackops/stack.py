@@ -1,4 +1,9 @@
-"""The Terraform-facing operations behind `inv plan|apply|destroy|drift|output|tf|bootstrap`."""
+"""The Terraform-facing operations on an environment's stack: `inv plan|apply|destroy|drift|output|tf`.
+
+Each checks, before Terraform runs, what would otherwise fail late or obscurely: Terraform on the
+PATH, the state bucket, the catalogue's secrets. The environment is opened (loaded, pointed at the
+embedded AWS when it is the emulated one, account-guarded) by the entry point: `stackops.cli`.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +11,22 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rich.table import Table
-
-from stackops import environments, ui
+from stackops.app_secrets.catalogue import load_catalogue
+from stackops.app_secrets.sync import missing_secrets
+from stackops.bootstrap import bucket_exists
 from stackops.confirm import confirm
+from stackops.ecs.layout import EcsLayout
 from stackops.environments import Environment
 from stackops.errors import EXIT_REFUSED, OpsError
-from stackops.guard import check_accounts
+from stackops.report import print_plan_summary
 from stackops.terraform import PlanResult, Terraform, terraform_binary
 
 # Terraform commands that take the environment's -var-file (validate does not).
 VAR_FILE_COMMANDS = ("plan", "apply", "destroy", "import", "console", "refresh")
 
 
-def open_environment(name: str | None, *, guard: bool = True) -> Environment:
-    """Load an environment, point AWS access at the emulator when it is the emulated one, and
-    run the account guard (exit 2 on a profile in the wrong account) before anything else."""
-    env = environments.load(name)
-    if env.emulated:
-        from stackops import emulator
-
-        emulator.activate()
-    if guard:
-        check_accounts(env)
-    return env
-
-
 def require_state_bucket(env: Environment) -> None:
     """Refuse with the fix when the state bucket is gone (Terraform would otherwise fail at init)."""
-    from stackops.bootstrap import bucket_exists
-
     if not bucket_exists(env.session(master=True).client("s3"), env.state_bucket):
         raise OpsError(
             f"the state bucket {env.state_bucket} does not exist in account {env.master_account_id}: "
@@ -52,27 +43,9 @@ def stack(env: Environment, *, bucket_checked: bool = False) -> Terraform:
     return tf
 
 
-def print_plan_summary(env: Environment, plan: PlanResult, action: str = "apply") -> None:
-    if not plan.has_changes or plan.summary is None:
-        ui.out.print(f"[bold]{env.name}[/]: no changes; the infrastructure matches the code.")
-        return
-    table = Table(title=f"{action} {env.name}: planned changes by resource type")
-    for column in ("resource type", "add", "change", "destroy"):
-        table.add_column(column, justify="left" if column == "resource type" else "right")
-    for kind, adds, changes, destroys in plan.summary.rows():
-        table.add_row(kind, str(adds or ""), str(changes or ""), str(destroys or ""))
-    s = plan.summary
-    table.caption = (
-        f"{sum(s.adds.values())} to add, {sum(s.changes.values())} to change, {sum(s.destroys.values())} to destroy"
-    )
-    ui.out.print(table)
-
-
 def require_secrets(env: Environment) -> None:
     """Refuse early, with the fix, when catalogue secrets are missing (Terraform looks them up by name)."""
-    from stackops import secrets
-
-    missing = secrets.missing_secrets(env.session(), env.secret_prefix, secrets.load_catalogue())
+    missing = missing_secrets(env.session(), env.secret_prefix, load_catalogue())
     if missing:
         shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
         raise OpsError(
@@ -153,13 +126,6 @@ def passthrough(env: Environment, args: Sequence[str]) -> int:
     return tf.run(args[0], *extra, *args[1:], check=False).returncode
 
 
-def print_outputs(values: dict[str, Any], only: Sequence[str] | None = None) -> None:
-    table = Table(title="outputs")
-    table.add_column("name")
-    table.add_column("value", overflow="fold")
-    for name, value in sorted(values.items()):
-        if only is not None and name not in only:
-            continue
-        text = "\n".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
-        table.add_row(name, text)
-    ui.out.print(table)
+def ecs_layout(env: Environment) -> EcsLayout:
+    """The services, task definition families and cluster Terraform created (its `ecs` output)."""
+    return EcsLayout.from_output(outputs(env), env=env.name)

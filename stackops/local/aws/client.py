@@ -1,4 +1,4 @@
-"""A client for the emulator's own routes (health, ECS faults), for tests and `stackops.emulator`.
+"""A client for the emulator's own routes (health, ECS faults), for tests and `stackops.local.emulator`.
 
 Plain urllib: importing this does not import moto.
 """
@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from stackops.emulated_aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
+from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
 
 
 def _call(endpoint: str, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
@@ -47,7 +47,7 @@ def add_faults(
     next_task_exit_code: int | None = None,
     next_task_never_starts: str | None = None,
 ) -> dict[str, Any]:
-    """Queue one-shot ECS faults (see stackops.emulated_aws.ecs); returns every pending fault."""
+    """Queue one-shot ECS faults (see stackops.local.aws.ecs); returns every pending fault."""
     faults = {
         "next_deployment": next_deployment,
         "next_task_exit_code": next_task_exit_code,

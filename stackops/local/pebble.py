@@ -1,8 +1,8 @@
-"""The local ACME server of the emulated AWS: pebble, and a DNS bridge to the emulator's Route53.
+"""The local ACME server of the emulated AWS: pebble, and its DNS bridge to the emulator's Route53.
 
 `start()` makes a throw-away certificate authority with `cryptography`, starts Let's Encrypt's
 `pebble` test server (RFC 8555) on HTTPS behind it, and starts a small DNS server (dnslib) that
-answers from the Route53 records of the emulated account. certbot and certbot-dns-route53 then run
+answers from the Route53 records of the emulated account (`dns_bridge.py`). certbot and certbot-dns-route53 then run
 exactly the DNS-01 flow they run against Let's Encrypt and real Route53: the plugin writes the
 `_acme-challenge` TXT record to Route53, pebble resolves it through the bridge, certbot cleans it up.
 
@@ -22,31 +22,29 @@ issues with its own intermediate, regenerated at each start (pebble keeps no sta
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import ipaddress
 import json
 import os
-import re
 import shutil
 import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from stackops import processes
 from stackops.errors import OpsError
+from stackops.local import processes
+from stackops.local.dns_bridge import SILENT_FLAG
+from stackops.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PEBBLE = "pebble"
-SILENT_FLAG = "dns-silent"
 PROCESSES = "processes.json"
+DNS_BRIDGE_MODULE = "stackops.local.dns_bridge"  # run with -m; also its marker in /proc/<pid>/cmdline
 # Let's Encrypt's lifetime, so the renewal rule (a third of the lifetime left) behaves as in production.
 CERT_VALIDITY = dt.timedelta(days=90)
 READY_TIMEOUT = 15.0
@@ -208,9 +206,9 @@ def start(state_dir: Path, environ: dict[str, str], profile: str, region: str) -
     if shutil.which("pebble") is None:
         raise OpsError("pebble is not installed (it is Debian's `pebble` package): apt-get install pebble")
     record: dict[str, int] = {"acme_port": acme_port, "management_port": management_port, "dns_port": dns_port}
-    dns_env = {**os.environ, **environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    dns_env = {**os.environ, **environ, "PYTHONUNBUFFERED": "1"}
     dns = _spawn(
-        [sys.executable, "-m", "stackops.local_acme", "dns", "--port", str(dns_port),
+        [sys.executable, "-m", DNS_BRIDGE_MODULE, "--port", str(dns_port),
          "--state-dir", str(state_dir), "--profile", profile, "--region", region],
         dns_env,
         state_dir / "dns.log",
@@ -292,7 +290,7 @@ def stop(state_dir: Path) -> None:
         pids = json.loads(record.read_text())
     except (FileNotFoundError, ValueError):
         return
-    for key, marker in (("pebble_pid", "pebble"), ("dns_pid", "stackops.local_acme")):
+    for key, marker in (("pebble_pid", "pebble"), ("dns_pid", DNS_BRIDGE_MODULE)):
         pid = pids.get(key)
         if isinstance(pid, int) and pid > 0:
             processes.terminate(pid, marker, STOP_TIMEOUT)
@@ -306,170 +304,3 @@ def set_silent(state_dir: Path, silent: bool) -> None:
         flag.touch()
     else:
         flag.unlink(missing_ok=True)
-
-
-# -- the DNS bridge -------------------------------------------------------------------------------
-_OCTAL = re.compile(r"\\(\d{3})")
-
-
-def _fqdn(name: str) -> str:
-    """Lower-case, absolute, with Route53's octal escapes (`\\052` for `*`) decoded."""
-    name = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), name)
-    return name.lower().rstrip(".") + "."
-
-
-def _records(owner: str, rrset: dict[str, Any]) -> list[Any]:
-    from dnslib import RR
-
-    rrs: list[Any] = []
-    for record in rrset.get("ResourceRecords", []):  # alias records have none: not answered
-        line = f"{owner} {rrset.get('TTL', 300)} IN {rrset['Type']} {record['Value']}"
-        try:
-            rrs.extend(RR.fromZone(line))
-        except Exception:  # noqa: S112 -- a value dnslib cannot parse is left out, not fatal to the answer
-            continue
-    return rrs
-
-
-# moto 5.2.5 stores its default SOA value as the repr of a dict; answer a plain one instead.
-_DEFAULT_SOA = {"Type": "SOA", "TTL": 900, "ResourceRecords": [
-    {"Value": "ns-2048.awsdns-64.com. hostmaster.example.com. 1 7200 900 1209600 86400"}]}  # fmt: skip
-
-
-def answer(qname: str, qtype: str, zone_name: str, rrsets: list[dict[str, Any]]) -> tuple[str, list[Any], list[Any]]:
-    """Answer a query from one zone's Route53 record sets: (rcode, answers, authority).
-
-    Exact names first, then a wildcard at the closest parent; CNAMEs are followed inside the
-    zone. A name without the type answers NOERROR with the SOA; an unknown name NXDOMAIN.
-    """
-    zone = _fqdn(zone_name)
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for rrset in rrsets:
-        by_name.setdefault(_fqdn(rrset["Name"]), []).append(rrset)
-    soa = [r for r in by_name.get(zone, []) if r["Type"] == "SOA"]
-    authority = (_records(zone, soa[0]) if soa else []) or _records(zone, _DEFAULT_SOA)
-    answers: list[Any] = []
-    current = _fqdn(qname)
-    for _ in range(8):  # CNAME chain limit
-        sets = by_name.get(current)
-        if sets is None and not any(n.endswith("." + current) for n in by_name):
-            parent = current
-            while sets is None and parent != zone and "." in parent.rstrip("."):
-                parent = parent.split(".", 1)[1]
-                sets = by_name.get("*." + parent)
-        if sets is None:
-            if answers:
-                return "NOERROR", answers, []
-            exists = any(n.endswith("." + current) for n in by_name)
-            return ("NOERROR" if exists else "NXDOMAIN"), [], authority
-        matching = [r for r in sets if r["Type"] == qtype]
-        if matching:
-            for rrset in matching:
-                answers.extend(_records(current, rrset))
-            return "NOERROR", answers, []
-        cname = [r for r in sets if r["Type"] == "CNAME" and r.get("ResourceRecords")]
-        if not cname or qtype == "CNAME":
-            return "NOERROR", answers, ([] if answers else authority)
-        answers.extend(_records(current, cname[0]))
-        current = _fqdn(cname[0]["ResourceRecords"][0]["Value"])
-        if not (current == zone or current.endswith("." + zone)):
-            return "NOERROR", answers, []
-    return "NOERROR", answers, []
-
-
-class Route53Bridge:
-    """dnslib resolver answering from Route53, read on every query (records change mid-challenge)."""
-
-    def __init__(self, route53: Any, state_dir: Path) -> None:
-        self.route53 = route53
-        self.silent_flag = Path(state_dir) / SILENT_FLAG
-
-    def _zone_for(self, qname: str) -> Any:
-        # The same choice as `inv cert` makes (longest public zone reached by delegation), so the
-        # bridge sees the records where public DNS would.
-        from stackops.certs import choose_zone, delegation_checker, list_zones
-
-        return choose_zone(qname.rstrip("."), list_zones(self.route53), delegation_checker(self.route53))
-
-    def resolve(self, request: Any, handler: Any) -> Any:
-        from dnslib import QTYPE, RCODE
-
-        reply = request.reply()
-        qname, qtype = _fqdn(str(request.q.qname)), QTYPE.get(request.q.qtype)
-        if self.silent_flag.exists():
-            reply.header.rcode = RCODE.NXDOMAIN
-            _log(f"{qname} {qtype} NXDOMAIN (silent)")
-            return reply
-        try:
-            zone = self._zone_for(qname)
-            if zone is None:
-                rcode, answers, authority = "NXDOMAIN", [], []
-            else:
-                rrsets: list[dict[str, Any]] = []
-                paginator = self.route53.get_paginator("list_resource_record_sets")
-                for page in paginator.paginate(HostedZoneId=zone.id):
-                    rrsets.extend(page["ResourceRecordSets"])
-                rcode, answers, authority = answer(qname, str(qtype), zone.name, rrsets)
-        except Exception as exc:  # a bridge error must answer SERVFAIL, not kill the server
-            reply.header.rcode = RCODE.SERVFAIL
-            _log(f"{qname} {qtype} SERVFAIL {type(exc).__name__}: {exc}")
-            return reply
-        reply.header.rcode = getattr(RCODE, rcode)
-        reply.header.aa = 1
-        for rr in answers:
-            reply.add_answer(rr)
-        for rr in authority:
-            reply.add_auth(rr)
-        _log(f"{qname} {qtype} {rcode} answers={len(answers)}")
-        return reply
-
-
-def _log(message: str) -> None:
-    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%S.%fZ} {message}", flush=True)
-
-
-class _QuietLogger:
-    """dnslib's default logger prints every packet; the bridge logs one line per query itself."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "log_error":
-            return lambda handler, exc: _log(f"error: {exc}")
-        return lambda *args, **kwargs: None
-
-
-def serve_dns(port: int, state_dir: Path, profile: str, region: str, address: str = "127.0.0.1") -> None:
-    """Run the bridge on UDP and TCP `address:port` until terminated."""
-    import boto3
-    import botocore.exceptions
-    from botocore.config import Config
-    from dnslib.server import DNSServer
-
-    try:
-        session = boto3.Session(profile_name=profile, region_name=region)
-    except botocore.exceptions.ProfileNotFound as exc:
-        _log(f"error: {exc}")
-        sys.exit(2)
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2})
-    bridge = Route53Bridge(session.client("route53", config=config), state_dir)
-    udp = DNSServer(bridge, address=address, port=port, logger=_QuietLogger())
-    tcp = DNSServer(bridge, address=address, port=port, tcp=True, logger=_QuietLogger())
-    threading.Thread(target=tcp.start, daemon=True).start()
-    _log(f"DNS bridge on {address}:{port} (udp+tcp), Route53 of profile {profile}")
-    udp.start()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m stackops.local_acme")
-    commands = parser.add_subparsers(dest="command", required=True)
-    dns = commands.add_parser("dns", help="run the DNS bridge answering from the emulator's Route53")
-    dns.add_argument("--port", type=int, required=True)
-    dns.add_argument("--address", default="127.0.0.1")
-    dns.add_argument("--state-dir", type=Path, required=True, help=f"holds the {SILENT_FLAG} switch")
-    dns.add_argument("--profile", required=True)
-    dns.add_argument("--region", required=True)
-    args = parser.parse_args(argv)
-    serve_dns(args.port, args.state_dir, args.profile, args.region, args.address)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,9 +1,10 @@
 """The embedded, emulated AWS of the `local` environment: `inv local.up|down|status`.
 
-`start()` runs `python -m stackops.emulated_aws` (moto's server plus a narrow ECS extension, see
-that package) as a detached process on 127.0.0.1, writes the AWS profiles of the `local`
+`start()` runs `python -m stackops.local.aws` (moto's server plus its narrow fixes, see that
+package) as a detached process on 127.0.0.1, writes the AWS profiles of the `local`
 environment's two accounts, and starts the local ACME server with its DNS bridge
-(`stackops.local_acme`). The state folder (`$STACK_LOCAL_DIR`, default `<repo>/.state/local/`)
+(`stackops.local.pebble`, `stackops.local.dns_bridge`). `activate()` points the calling process
+at all of it. The state folder (`$STACK_LOCAL_DIR`, default `<repo>/.state/local/`)
 holds:
 
   emulator.json           endpoint, port, accounts, pids, ACME directory URL and CA bundle
@@ -33,12 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackops import environments, processes
-from stackops.emulated_aws import client
+from stackops import environments
+from stackops.certs.certbot import ACME_CA_BUNDLE_ENV, ACME_DIRECTORY_ENV
 from stackops.errors import OpsError
+from stackops.local import pebble, processes
+from stackops.local.aws import client
+from stackops.local.pebble import DNS_BRIDGE_MODULE
+from stackops.paths import ROOT, state_root
 from stackops.ui import err
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 4566
 HOST = "127.0.0.1"
 RECORD = "emulator.json"
@@ -52,7 +56,8 @@ ROLE_NAME = "exii-emulated-admin"
 ROOT_ACCESS_KEY_ID = "AKIAEMULATEDEXII0000"
 ROOT_SECRET_ACCESS_KEY = "emulated-aws-dummy-secret-not-a-credential"  # noqa: S105
 # How to recognise each recorded process in /proc/<pid>/cmdline (pids get reused).
-MARKERS = {"moto": "stackops.emulated_aws", "pebble": "pebble", "dns": "stackops.local_acme"}
+MOTO_MODULE = "stackops.local.aws"
+MARKERS = {"moto": MOTO_MODULE, "pebble": "pebble", "dns": DNS_BRIDGE_MODULE}
 # Credentials in the caller's environment would win over the profiles in some tools: the task layer
 # removes these from os.environ when it applies environ() for --env local.
 CLEARED_ENV_VARS = (
@@ -82,7 +87,7 @@ class Status:
 
 # -- locations -----------------------------------------------------------------------------------
 def default_state_dir() -> Path:
-    return Path(os.environ.get("STACK_LOCAL_DIR") or environments.state_root() / "local")
+    return Path(os.environ.get("STACK_LOCAL_DIR") or state_root() / "local")
 
 
 def _requested_port(port: int | None) -> int | None:
@@ -183,15 +188,13 @@ def _spawn_moto(state_dir: Path, port: int) -> int:
             "STACK_LOCAL_PORT to a free port"
         )
     log = state_dir / LOG
-    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1",
-           "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with log.open("ab") as handle:
         handle.write(f"--- {dt.datetime.now(dt.UTC).isoformat()} starting on {endpoint}\n".encode())
         handle.flush()
         # A session of its own: the emulator outlives `inv local.up` and ignores its Ctrl-C.
         process = subprocess.Popen(
-            [sys.executable, "-m", "stackops.emulated_aws", "--port", str(port), "--host", HOST],
+            [sys.executable, "-m", MOTO_MODULE, "--port", str(port), "--host", HOST],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -276,7 +279,12 @@ def environ(state_dir: Path | None = None) -> dict[str, str]:
     if current is None:
         endpoint = _read_record(state_dir).get("endpoint") or endpoint_for(default_port())
         raise OpsError(f"the emulated AWS is not running at {endpoint}: run `inv local.up`")
-    return _environ_for(state_dir, current.endpoint)
+    variables = _environ_for(state_dir, current.endpoint)
+    if current.acme.get("directory_url") and current.acme.get("ca_bundle"):
+        # Where `inv cert` finds the local ACME server of an emulated environment.
+        variables[ACME_DIRECTORY_ENV] = str(current.acme["directory_url"])
+        variables[ACME_CA_BUNDLE_ENV] = str(current.acme["ca_bundle"])
+    return variables
 
 
 # -- lifecycle -----------------------------------------------------------------------------------
@@ -317,7 +325,7 @@ def start(state_dir: Path | None = None, port: int | None = None, *, acme: bool 
 
     Spawns the launcher detached (log in `<state>/moto.log`), waits up to 30 s for it to answer,
     writes the profiles and `emulator.json`, then starts pebble and the DNS bridge through
-    `stackops.local_acme` unless `acme` is False or they already run. Raises OpsError when the port
+    `stackops.local.pebble` unless `acme` is False or they already run. Raises OpsError when the port
     is taken by something else or the emulator does not come up. Its data lives in memory only.
     """
     state_dir = _resolve(state_dir)
@@ -352,12 +360,11 @@ def start(state_dir: Path | None = None, port: int | None = None, *, acme: bool 
         pids = record["pids"]
         acme_running = all(_alive(pids.get(name), MARKERS[name]) for name in ("pebble", "dns"))
         if acme and not acme_running:
-            # stackops.local_acme (pebble + the Route53 DNS bridge) needs the emulator's Route53.
-            from stackops import local_acme
+            # pebble and its DNS bridge need the emulator's Route53.
 
             with err.status("starting the local ACME server (pebble) and its DNS bridge", spinner="dots"):
                 aws = _environ_for(state_dir, record["endpoint"])
-                info = local_acme.start(state_dir, aws, env.profile, env.region)
+                info = pebble.start(state_dir, aws, env.profile, env.region)
             pids.update(pebble=int(info["pebble_pid"]), dns=int(info["dns_pid"]))
             record["acme"] = {key: info[key] for key in ("directory_url", "ca_bundle", "dns_port") if key in info}
             _write_record(state_dir, record)
@@ -381,9 +388,7 @@ def stop(state_dir: Path | None = None) -> bool:
         record = _read_record(state_dir)
         pids = {name: pid for name, pid in (record.get("pids") or {}).items() if isinstance(pid, int)}
         running = {name: pid for name, pid in pids.items() if _alive(pid, MARKERS.get(name, "\0"))}
-        from stackops import local_acme
-
-        local_acme.stop(state_dir)  # pebble and the DNS bridge; it also removes its own record
+        pebble.stop(state_dir)  # pebble and the DNS bridge; it also removes its own record
         for name, pid in running.items():
             _terminate(pid, MARKERS[name])
         if record:  # keep where it ran (named by environ()'s error), drop the pids and ACME details

@@ -1,0 +1,40 @@
+"""`inv cert`: pick the environment, issue or renew, and apply when the ARN Terraform reads is new."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stackops import environments, stack, ui
+from stackops.certs.issue import find_environment_for, run
+from stackops.environments import Environment
+from stackops.errors import OpsError
+
+
+def certificate(
+    env: Environment,
+    domains: Sequence[str] = (),
+    *,
+    renew_all: bool = False,
+    renew_within: float | None = None,
+    force: bool = False,
+    email: str | None = None,
+    staging: bool = False,
+    yes: bool = False,
+) -> None:
+    """Issue or renew, import into ACM, and apply when the ARN Terraform reads is new."""
+    results = run(
+        env, list(domains) or None, renew_all_certs=renew_all, renew_within_days=renew_within,
+        force=force, email=email, staging=staging,
+    )  # fmt: skip
+    if any(r.parameter_changed for r in results):
+        ui.err.print("The certificate ARN is new: applying so the HTTPS listeners use it")
+        stack.apply(env, yes=yes)
+
+
+def pick_environment(name: str | None, domains: Sequence[str]) -> str:
+    """`inv cert --domain D` without --env: the one environment whose host names include D."""
+    if name:
+        return name
+    if not domains:
+        raise OpsError(f"--env is required without --domain; valid environments: {', '.join(environments.names())}")
+    return find_environment_for(domains, [environments.load(n) for n in environments.names()]).name

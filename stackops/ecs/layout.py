@@ -1,0 +1,88 @@
+"""The layout: the Terraform output `ecs`, read into the cluster, its services and the migrate task."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stackops.errors import OpsError
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    key: str  # the name users type: concept, django
+    name: str  # the ECS service name
+    family: str
+    container: str
+
+
+@dataclass(frozen=True)
+class MigrateRef:
+    family: str
+    container: str
+    network_from: str  # key (or ECS name) of the service whose network configuration the task uses
+
+
+@dataclass(frozen=True)
+class EcsLayout:
+    """What Terraform created, as read from its `ecs` output."""
+
+    env: str
+    cluster: str
+    services: dict[str, ServiceRef]
+    migrate: MigrateRef | None = None
+    log_group: str | None = None
+
+    @classmethod
+    def from_output(cls, output: Mapping[str, Any] | None, *, env: str | None = None) -> EcsLayout:
+        """Build from `terraform output -json` (whole, or just the `ecs` value) of env `env`."""
+        env = env or "ENV"
+        ecs = _unwrap(output.get("ecs")) if output and "ecs" in output else _unwrap(output)
+        if not isinstance(ecs, Mapping) or not ecs.get("cluster"):
+            raise OpsError(f"no ECS cluster in Terraform outputs for env {env}: run inv apply --env {env} first")
+
+        def need(mapping: Any, key: str, where: str) -> str:
+            value = mapping.get(key) if isinstance(mapping, Mapping) else None
+            if not isinstance(value, str) or not value:
+                raise OpsError(f"Terraform output ecs.{where}{key} is missing for env {env}: run inv apply --env {env}")
+            return value
+
+        raw_services = ecs.get("services") or {}
+        if not isinstance(raw_services, Mapping) or not raw_services:
+            raise OpsError(f"Terraform output ecs.services is empty for env {env}: run inv apply --env {env}")
+        services = {
+            key: ServiceRef(
+                key=key,
+                name=need(raw, "name", f"services.{key}."),
+                family=need(raw, "family", f"services.{key}."),
+                container=need(raw, "container", f"services.{key}."),
+            )
+            for key, raw in raw_services.items()
+        }
+        raw_migrate = ecs.get("migrate")
+        migrate = None
+        if raw_migrate:
+            migrate = MigrateRef(
+                family=need(raw_migrate, "family", "migrate."),
+                container=need(raw_migrate, "container", "migrate."),
+                network_from=need(raw_migrate, "network_from", "migrate."),
+            )
+        return cls(env, str(ecs["cluster"]), services, migrate, ecs.get("log_group") or None)
+
+    def service(self, name: str) -> ServiceRef:
+        """A service by its key (concept) or its ECS name; OpsError listing the known ones."""
+        if name in self.services:
+            return self.services[name]
+        for ref in self.services.values():
+            if ref.name == name:
+                return ref
+        known = ", ".join(sorted(self.services))
+        raise OpsError(f"unknown service {name!r} in env {self.env}: known services are {known}")
+
+
+def _unwrap(value: Any) -> Any:
+    # `terraform output -json` wraps each output as {"value": ..., "type": ..., "sensitive": ...}
+    if isinstance(value, Mapping) and "value" in value and ("type" in value or "sensitive" in value):
+        return value["value"]
+    return value

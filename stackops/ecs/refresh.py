@@ -1,0 +1,62 @@
+"""`inv refresh`: move services to the latest ACTIVE revision of their family."""
+
+from __future__ import annotations
+
+import boto3
+from rich.markup import escape
+
+from stackops.ecs.layout import EcsLayout
+from stackops.ecs.results import Outcome, RolloutResult
+from stackops.ecs.rollouts import POLL_SECONDS, check_keep, describe_service, roll
+from stackops.ecs.task_definitions import latest_arn, revision, revision_image, td_name
+from stackops.errors import aws_errors
+from stackops.ui import err
+
+
+def refresh(
+    session: boto3.Session,
+    layout: EcsLayout,
+    *,
+    service: str | None = None,
+    force: bool = False,
+    timeout: float = 600,
+    keep_revisions: int = 5,
+    poll: float = POLL_SECONDS,
+) -> list[RolloutResult]:
+    """Move each service (or the named one) to the latest ACTIVE revision of its family and wait.
+
+    With force, start a new deployment even when it already runs that revision. Services are
+    handled one after another; a failed one does not stop the others (they are independent),
+    and `raise_on_failure` turns any failure into the exit code.
+    """
+    check_keep(keep_revisions)
+    refs = [layout.service(service)] if service else list(layout.services.values())
+    ecs = session.client("ecs")
+    results = []
+    for ref in refs:
+        with aws_errors(f"refresh {ref.key}"):
+            svc = describe_service(ecs, layout, ref)
+            latest = latest_arn(ecs, ref.family)
+            current = svc["taskDefinition"]
+            if td_name(latest) == td_name(current) and not force:
+                image = revision_image(ecs, current, ref.container)
+                rev = revision(current)
+                results.append(RolloutResult(ref.key, rev, rev, image, image, Outcome.UNCHANGED, "latest revision"))
+                err.print(f"{escape(ref.key)}: already on rev {rev}, the latest")
+                continue
+            success = Outcome.UPDATED if td_name(latest) != td_name(current) else Outcome.FORCED
+            results.append(
+                roll(
+                    ecs,
+                    layout,
+                    ref,
+                    svc,
+                    target=latest,
+                    force=force,
+                    success=success,
+                    timeout=timeout,
+                    poll=poll,
+                    keep_revisions=keep_revisions,
+                )
+            )
+    return results

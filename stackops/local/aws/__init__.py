@@ -1,0 +1,29 @@
+"""The emulated AWS behind the `local` environment: moto's server plus a narrow ECS extension.
+
+Run it with `python -m stackops.local.aws --port PORT [--host 127.0.0.1]` (what
+`stackops.local.emulator.start()` does). It is moto 5.2.5's own WSGI application with
+MOTO_IAM_LOAD_MANAGED_POLICIES=true, narrow fixes installed into it, and nothing else:
+
+- `ecs.py` (with `ecs_state.py`, `ecs_deployments.py`, `ecs_tasks.py`): moto has no container
+  runtime, so its ECS never completes a rollout and crashes on Fargate one-off tasks. The
+  extension fixes the two crashes and simulates ECS's scheduler for a healthy service:
+  deployments complete, one-off tasks start, log and stop with exit code 0, and injected faults
+  make them fail as ECS does.
+- `ec2.py`, `autoscaling.py`, `policies.py`: one narrow fix each (a repeated security group rule
+  call, Application Auto Scaling tags, bucket policy conditions); each module says why.
+- `server.py`: moto's WSGI application behind a few routes under `/_stack/` on the same port: a
+  health probe that identifies this server, and the fault-injection API tests use to make the
+  next deployment roll back or hang, or the next task exit non-zero or never start (`client.py`
+  is a small client for it).
+
+moto keeps everything in memory: when this process stops, every emulated resource is gone.
+
+Only the emulator process (and tests) import this package; the code paths used against real AWS
+never do, so nothing here can change how the tooling behaves in dev or prod.
+"""
+
+from __future__ import annotations
+
+SERVICE_MARK = "stackops-emulated-aws"  # the health probe's `service`, to tell this server from others
+HEALTH_PATH = "/_stack/health"
+FAULTS_PATH = "/_stack/ecs/faults"
