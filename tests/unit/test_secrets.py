@@ -165,7 +165,7 @@ def test_known_services_come_from_the_terraform_services(tmp_path: Path):
     with pytest.raises(OpsError, match=r"\(thing\): unknown consumer service 'django'; known: migrate, worker"):
         catalogue.load_catalogue(path)
     (tmp_path / "main.tf").write_text("locals {\n  name = 1\n}\n")
-    with pytest.raises(OpsError, match="defines no locals.services"):
+    with pytest.raises(OpsError, match=r"defines no locals\.services"):
         catalogue.known_services(tmp_path)
 
 
