@@ -22,6 +22,7 @@ from typing import Any
 from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.paths import state_root
+from stackops.ui import err
 
 # Where machine images keep an offline copy of the providers (the folder holding registry.terraform.io).
 MIRROR_CANDIDATES = (
@@ -215,6 +216,8 @@ class Terraform:
         """Changes whenever init must run again: backend config, providers, module sources."""
         digest = hashlib.sha256("\n".join([str(self.root), *self.backend_config]).encode())
         digest.update(self.env.backend_path.read_bytes())
+        if self.lock_file.exists():  # a pulled provider upgrade must reach the data folder
+            digest.update(self.lock_file.read_bytes())
         for tf in sorted([*self.root.glob("*.tf"), *self.root.glob("modules/*/*.tf")]):
             for line in tf.read_text().splitlines():
                 stripped = line.strip()
@@ -229,11 +232,25 @@ class Terraform:
         if not force and stamp.exists() and stamp.read_text() == wanted:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        locked = self.lock_file.read_bytes() if self.lock_file.exists() else None
+        # In CI the committed lock is the truth: init fails rather than change it.
+        lockfile = ["-lockfile=readonly"] if os.environ.get("CI") and locked is not None else []
         self.run(
-            "init", "-input=false", "-reconfigure", *self.backend_config, capture=True, workspace=False,
+            "init", "-input=false", "-reconfigure", *lockfile, *self.backend_config, capture=True, workspace=False,
         )  # fmt: skip
+        if (self.lock_file.read_bytes() if self.lock_file.exists() else None) != locked:
+            err.print(
+                f"note: terraform init {'wrote' if locked is None else 'changed'} {self.lock_file} (provider "
+                "versions or hashes): review the change and commit it",
+                soft_wrap=True,
+            )
         self.run("workspace", "select", "-or-create=true", self.workspace, capture=True, workspace=False)
         stamp.write_text(wanted)
+
+    @property
+    def lock_file(self) -> Path:
+        """The dependency lock file Terraform keeps beside the configuration (committed)."""
+        return self.root / ".terraform.lock.hcl"
 
     def var_args(self) -> list[str]:
         return list(self._var_args)

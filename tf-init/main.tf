@@ -66,29 +66,16 @@ resource "aws_s3_bucket_public_access_block" "state" {
   restrict_public_buckets = true
 }
 
-data "aws_iam_policy_document" "state" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
+# Deny every request without TLS: the statement every bucket of this project carries.
+module "tls_only" {
+  source = "../modules/tls-only-bucket-policy"
 
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+  bucket_arn = aws_s3_bucket.state.arn
 }
 
 resource "aws_s3_bucket_policy" "state" {
   bucket     = aws_s3_bucket.state.id
-  policy     = data.aws_iam_policy_document.state.json
+  policy     = module.tls_only.json
   depends_on = [aws_s3_bucket_public_access_block.state]
 }
 

@@ -74,7 +74,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
+module "tls_only" {
+  source = "../tls-only-bucket-policy"
+
+  bucket_arn = aws_s3_bucket.this.arn
+}
+
 data "aws_iam_policy_document" "this" {
+  # Every request without TLS is denied (the shared statement), whatever else the bucket allows.
+  source_policy_documents = [module.tls_only.json]
+
   # A log bucket admits S3 server access log delivery from the named buckets only (with
   # BucketOwnerEnforced, a bucket policy is the only way to let the logging service write).
   dynamic "statement" {
@@ -94,27 +103,6 @@ data "aws_iam_policy_document" "this" {
         variable = "aws:SourceArn"
         values   = [for name in var.access_log_sources : "arn:${data.aws_partition.current.partition}:s3:::${name}"]
       }
-    }
-  }
-
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.this.arn,
-      "${aws_s3_bucket.this.arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

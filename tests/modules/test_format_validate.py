@@ -43,6 +43,7 @@ def copy_root(target: Path) -> None:
 def copy_tf_init(target: Path) -> None:
     for source in (ROOT / "tf-init").glob("*.tf"):
         shutil.copy(source, target)
+    shutil.copytree(ROOT / "modules", target.parent / "modules")  # its ../modules/tls-only-bucket-policy
 
 
 @pytest.mark.parametrize("copy", [copy_root, copy_tf_init], ids=["root", "tf-init"])

@@ -50,17 +50,18 @@ def test_encrypted_private_and_owner_enforced(plans, instance):
 @pytest.mark.parametrize("instance", INSTANCES)
 def test_policy_denies_every_request_without_tls(plans, instance):
     plan = plans[instance]
-    # The document needs the bucket's ARN, so Terraform reads it at apply; its statements are planned.
-    read = plan.change("data.aws_iam_policy_document.this")
-    statements = read["after"]["statement"]
-    [index] = [i for i, st in enumerate(statements) if st.get("effect") == "Deny"]
-    statement = statements[index]
-    assert statement["actions"] == ["s3:*"]
-    assert statement["principals"] == [{"type": "*", "identifiers": ["*"]}]
+    # The shared statement (modules/tls-only-bucket-policy, tested there) for this bucket's ARN,
+    # which is known at apply: the document is read then, its statement is planned.
+    read = plan.change("module.tls_only.data.aws_iam_policy_document.this")
+    [statement] = read["after"]["statement"]
+    assert (statement["sid"], statement["effect"], statement["actions"]) == ("DenyInsecureTransport", "Deny", ["s3:*"])
     assert statement["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
-    assert read["after_unknown"]["statement"][index]["resources"] == [True, True]  # the bucket and its objects
-    # ... and that document is the bucket's policy.
+    assert read["after_unknown"]["statement"][0]["resources"] == [True, True]  # the bucket and its objects
+    # ... it is merged into the bucket's document, and that document is the bucket's policy.
     module = plan.raw["configuration"]["root_module"]["module_calls"][instance]["module"]
+    [document] = [r for r in module["resources"] if r["address"] == "data.aws_iam_policy_document.this"]
+    assert "module.tls_only.json" in document["expressions"]["source_policy_documents"]["references"]
+    assert module["module_calls"]["tls_only"]["expressions"]["bucket_arn"]["references"][0] == "aws_s3_bucket.this.arn"
     [policy] = [r for r in module["resources"] if r["address"] == "aws_s3_bucket_policy.this"]
     assert "data.aws_iam_policy_document.this" in policy["expressions"]["policy"]["references"]
     assert plan.counts["aws_s3_bucket_policy"] == 1, plan
@@ -81,6 +82,6 @@ def test_log_bucket_admits_log_delivery_from_its_sources_only(plans):
         "test": "ArnLike", "variable": "aws:SourceArn",
         "values": ["arn:aws:s3:::exii-test-uploads", "arn:aws:s3:::exii-test-logged"],
     }]  # fmt: skip
-    # Other buckets admit nobody: their only statement is the TLS deny.
-    others = plans["versioned"].change("data.aws_iam_policy_document.this")["after"]["statement"]
-    assert [st["effect"] for st in others] == ["Deny"]
+    # Other buckets admit nobody: they have no statement of their own, only the shared TLS deny.
+    others = plans["versioned"].change("data.aws_iam_policy_document.this")["after"]
+    assert others["statement"] == []

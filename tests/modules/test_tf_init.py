@@ -45,6 +45,7 @@ INPUTS = {
 def plan_tf_init(workdir: Path) -> Plan:
     root = workdir / "tf-init"
     root.mkdir()
+    shutil.copytree(ROOT / "modules", workdir / "modules")  # tf-init uses ../modules/tls-only-bucket-policy
     for source in (ROOT / "tf-init").glob("*.tf"):
         shutil.copy(source, root)
     (root / "offline_override.tf").write_text(OVERRIDE)
@@ -77,14 +78,15 @@ def test_state_bucket_is_versioned_encrypted_and_private(plan):
 
 
 def test_state_bucket_policy_denies_requests_without_tls(plan):
-    read = plan.change("data.aws_iam_policy_document.state")
+    read = plan.change("module.tls_only.data.aws_iam_policy_document.this")
     [statement] = read["after"]["statement"]
     assert (statement["effect"], statement["actions"]) == ("Deny", ["s3:*"])
     assert statement["principals"] == [{"type": "*", "identifiers": ["*"]}]
     assert statement["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
-    config = plan.raw["configuration"]["root_module"]["resources"]
-    [policy] = [r for r in config if r["address"] == "aws_s3_bucket_policy.state"]
-    assert "data.aws_iam_policy_document.state" in policy["expressions"]["policy"]["references"]
+    config = plan.raw["configuration"]["root_module"]
+    assert config["module_calls"]["tls_only"]["source"] == "../modules/tls-only-bucket-policy"
+    [policy] = [r for r in config["resources"] if r["address"] == "aws_s3_bucket_policy.state"]
+    assert "module.tls_only.json" in policy["expressions"]["policy"]["references"]
 
 
 def test_lock_table_is_on_demand_keyed_by_lock_id_with_point_in_time_recovery(plan):

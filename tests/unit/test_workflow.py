@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import pytest
 from moto import mock_aws
 
@@ -175,6 +176,9 @@ if os.environ.get("FAKE_TF_WAIT"):
     open(os.environ["FAKE_TF_WAIT"], "w").close()
     time.sleep(30)
     sys.exit(0)
+if command == "init" and os.environ.get("FAKE_TF_INIT_LOCK"):
+    root = args[0].split("=", 1)[1]
+    open(os.path.join(root, ".terraform.lock.hcl"), "w").write(os.environ["FAKE_TF_INIT_LOCK"])
 if command == "plan":
     out = next(a.split("=", 1)[1] for a in args if a.startswith("-out="))
     open(out, "w").write("plan")
@@ -225,7 +229,9 @@ def fake_tf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeTerraform:
     monkeypatch.setenv("TERRAFORM", str(script))
     monkeypatch.setenv("FAKE_TF_LOG", str(tmp_path / "calls.jsonl"))
     monkeypatch.setenv("TF_WORKSPACE", "leaked-from-the-shell")
-    for name in ("FAKE_TF_WAIT", "FAKE_TF_LOCKED", "FAKE_TF_PLAN_EXIT", "FAKE_TF_SHOW", "FAKE_TF_APPLY_EXIT"):
+    monkeypatch.delenv("CI", raising=False)  # CI makes init keep the lock file read-only (tested below)
+    for name in ("FAKE_TF_WAIT", "FAKE_TF_LOCKED", "FAKE_TF_PLAN_EXIT", "FAKE_TF_SHOW", "FAKE_TF_APPLY_EXIT",
+                 "FAKE_TF_INIT_LOCK"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return FakeTerraform(tmp_path)
 
@@ -314,6 +320,43 @@ def test_init_runs_again_when_the_backend_config_changes(
     Terraform(dev, data_dir=tmp_path / "data", backend_config=["-backend-config=key=other"]).init()
     inits = [c for c in fake_tf.commands() if c[0] == "init"]
     assert inits[1] == ["init", "-input=false", "-reconfigure", "-backend-config=key=other"]
+
+
+def test_the_committed_lock_files_pin_the_provider_of_versions_tf() -> None:
+    for root in (ROOT, ROOT / "tf-init"):
+        lock = hcl2.loads((root / ".terraform.lock.hcl").read_text())
+        [provider] = lock["provider"]
+        [(address, pinned)] = provider.items()
+        assert address.strip('"') == "registry.terraform.io/hashicorp/aws"
+        assert pinned["constraints"].strip('"') == "~> 5.100"
+        assert pinned["version"].strip('"') == "5.100.0" and pinned["hashes"]
+        assert 'version = "~> 5.100"' in " ".join((root / "versions.tf").read_text().split())
+
+
+def test_init_says_when_terraform_changed_the_lock_file(
+    dev: Environment, fake_tf: FakeTerraform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / ".terraform.lock.hcl").write_text("old\n")
+    monkeypatch.setenv("FAKE_TF_INIT_LOCK", "new\n")
+    Terraform(dev, root=root, data_dir=tmp_path / "data").init()
+    assert f"changed {root / '.terraform.lock.hcl'}" in " ".join(capsys.readouterr().err.split())
+    # The changed lock is part of what init depends on: the next run initialises again, and
+    # with the lock unchanged by that init, says nothing.
+    Terraform(dev, root=root, data_dir=tmp_path / "data").init()
+    assert len([c for c in fake_tf.commands() if c[0] == "init"]) == 2
+    assert "lock" not in capsys.readouterr().err
+
+
+def test_init_in_ci_never_rewrites_the_lock_file(
+    runner: Terraform, fake_tf: FakeTerraform, dev: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    runner.init()
+    assert fake_tf.commands()[0] == [
+        "init", "-input=false", "-reconfigure", "-lockfile=readonly", f"-backend-config={dev.backend_path}"
+    ]  # fmt: skip
 
 
 def test_plan_writes_a_file_in_the_workspace(runner: Terraform, fake_tf: FakeTerraform, dev: Environment) -> None:
