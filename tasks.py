@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +53,16 @@ def local_down(c):
     from stackops.local import emulator
 
     ui.out.print("stopped" if emulator.stop() else "the emulated AWS was not running")
+
+
+@task(name="reset")
+@operation
+def local_reset(c):
+    """Throw the emulated AWS away and start it again, empty (the way out of a half-failed apply)."""
+    from stackops.local import emulator
+
+    status = emulator.reset()
+    ui.out.print(f"emulated AWS started afresh at {status.endpoint}; run inv up to deploy the stack again")
 
 
 @task(name="status", help={"json": 'print {"endpoint": URL, "accounts": {"master": ID, "local": ID}}'})
@@ -142,7 +151,7 @@ def tf(c, env=None):
     """Run any terraform command in the environment: inv tf --env E -- ARGS (what switch_environment.sh did)."""
     from stackops import cli, stack
 
-    return stack.passthrough(cli.open_environment(env), shlex.split(c.remainder))
+    return stack.passthrough(cli.open_environment(env), cli.passthrough_args())
 
 
 @task(help={"env": ENV_HELP})
@@ -167,13 +176,13 @@ def doctor(c, env=None):
 # -- the main job -------------------------------------------------------------------------------
 
 
-@task
+@task(help={"fresh": "throw away the running emulated AWS and everything in it first (inv local.reset)"})
 @operation
-def up(c):
+def up(c, fresh=False):
     """Deploy the whole stack on the embedded AWS: emulator, state backend, secrets, apply, HTTPS. Idempotent."""
     from stackops.local.up import up as deploy_locally
 
-    deploy_locally()
+    deploy_locally(fresh=fresh)
 
 
 # -- secrets and certificates -------------------------------------------------------------------
@@ -324,4 +333,4 @@ def migrate(c, env=None, command=None, timeout=600):
 ns = Collection(up, bootstrap, plan, apply, destroy, output, tf, drift, doctor)
 for operation_task in (secrets, cert, refresh, deploy, rollback, migrate):
     ns.add_task(operation_task)
-ns.add_collection(Collection("local", local_up, local_down, local_status))
+ns.add_collection(Collection("local", local_up, local_down, local_reset, local_status))

@@ -8,6 +8,9 @@ operation module has to know (tests/unit/test_layout.py holds the rule).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 from stackops import environments
 from stackops.environments import Environment
 from stackops.guard import check_accounts
@@ -29,3 +32,10 @@ def open_environment(name: str | None, *, guard: bool = True) -> Environment:
     if guard:
         check_accounts(env)
     return env
+
+
+def passthrough_args(argv: Sequence[str] | None = None) -> list[str]:
+    """The words after `--`, exactly as the shell passed them. (invoke's `remainder` joins them with
+    spaces, so `'module.bucket["staging"]'` would lose its quotes when split again.)"""
+    argv = list(sys.argv if argv is None else argv)
+    return argv[argv.index("--") + 1 :] if "--" in argv else []

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -75,6 +77,37 @@ def cli_config(folder: Path | None = None) -> Path:
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# "Error: creating IAM Role (exii-local-concept-task): ... EntityAlreadyExists: ..." then "with ADDRESS,".
+_ALREADY_EXISTS = re.compile(
+    r"Error: creating [^(\n]*?(?:\((?P<id>[^)\n]+)\))?:[^\n]*?"
+    r"(?P<code>\b[\w.]*(?:AlreadyExists|Duplicate|AlreadyOwnedByYou)[\w.]*)[^\n]*\n"
+    r"(?:(?!Error:).*\n)*?\s*with (?P<address>[^,\n]+),"
+)
+
+
+def adoption_hint(stderr: str, env: Environment) -> str:
+    """For an apply that failed on resources that exist in AWS but not in the state (a half-finished
+    earlier apply, or made by hand): which, and the import command that adopts each."""
+    text = "\n".join(line.lstrip("│ ").rstrip() for line in _ANSI.sub("", stderr).splitlines())
+    found = {m["address"].strip(): (m["id"], m["code"]) for m in _ALREADY_EXISTS.finditer(text)}
+    if not found:
+        return ""
+    commands = "; ".join(
+        f"inv tf --env {env.name} -- import {shlex.quote(address)} {shlex.quote(ident) if ident else 'ID'}"
+        for address, (ident, _) in found.items()
+    )
+    codes = ", ".join(sorted({code for _, code in found.values()}))
+    hint = (
+        f"{', '.join(found)} already exist(s) in AWS ({codes}) but not in the state (a half-finished earlier "
+        f"apply, or made outside Terraform): adopt with {commands} (an ID is the resource's import ID, see "
+        "its Import section in the provider's documentation), then apply again"
+    )
+    if env.emulated:
+        hint += "; or throw the embedded AWS away and start clean: inv up --fresh"
+    return hint
 
 
 @dataclass
@@ -208,7 +241,10 @@ class Terraform:
                 f"{self.env.name} -- force-unlock LOCK_ID"
             )
         if check and code != 0:
-            raise OpsError(f"terraform {args[0]} failed (exit {code}) for {self.env.name}")
+            hint = adoption_hint(stderr, self.env)
+            raise OpsError(
+                f"terraform {args[0]} failed (exit {code}) for {self.env.name}" + (f": {hint}" if hint else "")
+            )
         return subprocess.CompletedProcess(args, code, out, stderr)
 
     # -- steps ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -396,3 +397,18 @@ def stop(state_dir: Path | None = None) -> bool:
             kept["stopped_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             _write_record(state_dir, kept)
         return bool(running)
+
+
+def reset(state_dir: Path | None = None) -> Status:
+    """Stop the emulator (everything it held is lost) and start it again, empty.
+
+    The tool's own files that describe what the old emulator held go too: the state backend's
+    bootstrap state and the `local` environment's Terraform data, which would otherwise point at
+    a bucket and workspace that no longer exist.
+    """
+    state_dir = _resolve(state_dir)
+    stop(state_dir)
+    env = environments.load("local")
+    for folder in (state_root() / "bootstrap" / env.master_account_id, env.state_dir / "terraform"):
+        shutil.rmtree(folder, ignore_errors=True)
+    return start(state_dir)

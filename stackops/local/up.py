@@ -19,9 +19,12 @@ LOCAL = "local"
 UP_SUMMARY = ("urls", "load_balancer_dns_names", "certificate_arn", "database_endpoint", "hosted_zone")
 
 
-def up() -> None:
-    """The embedded AWS, the state backend, secrets, the `local` stack and its certificate."""
-    status = emulator.start()
+def up(*, fresh: bool = False) -> None:
+    """The embedded AWS, the state backend, secrets, the `local` stack and its certificate.
+
+    `fresh`: throw away a running emulator and everything in it first (`emulator.reset`).
+    """
+    status = emulator.reset() if fresh else emulator.start()
     ui.err.print(f"Emulated AWS at {status.endpoint}")
     env = open_environment(LOCAL)
     bootstrap(env, yes=True)

@@ -116,3 +116,26 @@ def test_drift_detects_a_change_behind_terraforms_back(local_stack):
         restored = run_inv("apply", "--env", "local", "--yes")
         assert restored.returncode == 0, restored.stderr[-3000:]
     assert run_inv("drift", "--env", "local").returncode == 0
+
+
+def test_tf_passes_for_each_addresses_verbatim(local_stack):
+    # The quotes inside the address survive: invoke's remainder would have dropped them.
+    shown = run_inv("tf", "--env", "local", "--", "state", "show", 'module.bucket["staging"].aws_s3_bucket.this')
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert local_stack.outputs["bucket_names"]["staging"] in shown.stdout
+
+
+def test_a_resource_missing_from_the_state_is_named_with_the_command_that_adopts_it(local_stack):
+    address = 'aws_ssm_parameter.string["api-url"]'
+    forgotten = run_inv("tf", "--env", "local", "--", "state", "rm", address)
+    assert forgotten.returncode == 0, forgotten.stderr[-2000:]
+    # What a half-finished apply leaves: the parameter exists in AWS, the state does not know it.
+    failed = run_inv("apply", "--env", "local", "--yes")
+    assert failed.returncode == 1
+    message = " ".join(failed.stderr.split())
+    command = f"inv tf --env local -- import '{address}' /exii/local/api-url"
+    assert address in message and command in message, message[-2000:]
+    assert "inv up --fresh" in message
+    adopted = run_inv("tf", "--env", "local", "--", "import", address, "/exii/local/api-url")
+    assert adopted.returncode == 0, adopted.stderr[-2000:]
+    assert run_inv("drift", "--env", "local").returncode == 0

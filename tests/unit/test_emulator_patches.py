@@ -17,13 +17,12 @@ from stackops.local.aws import autoscaling, ec2, policies
 @pytest.fixture
 def patched(monkeypatch):
     from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
-    from moto.ec2.models.security_groups import SecurityGroupBackend
+    from moto.ec2.models.security_groups import SecurityGroupRule
     from moto.iam.access_control import IAMPolicyStatement
     from moto.s3.models import FakeBucket
 
+    monkeypatch.setattr(SecurityGroupRule, "description", SecurityGroupRule.__dict__["description"])
     for owner, name in [
-        (SecurityGroupBackend, "authorize_security_group_egress"),
-        (SecurityGroupBackend, "authorize_security_group_ingress"),
         (IAMPolicyStatement, "is_action_permitted"),
         (ApplicationAutoScalingResponse, "register_scalable_target"),
     ]:
@@ -42,19 +41,30 @@ def patched(monkeypatch):
 
 
 @mock_aws
-def test_a_repeated_rule_call_gets_the_rule_it_created(patched):
+def test_a_rule_referencing_a_group_keeps_its_description(patched):
     client = boto3.client("ec2", region_name="eu-west-2")
     vpc = client.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    group = client.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
-    rule = {"IpProtocol": "tcp", "FromPort": 587, "ToPort": 587, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
-    first = client.authorize_security_group_egress(GroupId=group, IpPermissions=[rule])["SecurityGroupRules"]
-    again = client.authorize_security_group_egress(GroupId=group, IpPermissions=[rule])["SecurityGroupRules"]
-    assert [r["SecurityGroupRuleId"] for r in again] == [r["SecurityGroupRuleId"] for r in first]
-
-    # A duplicate of a rule that is not fresh is a configuration mistake, refused as on AWS.
-    ec2._added_at.clear()
-    with pytest.raises(client.exceptions.ClientError, match=r"InvalidPermission\.Duplicate"):
-        client.authorize_security_group_egress(GroupId=group, IpPermissions=[rule])
+    source = client.create_security_group(GroupName="lb", Description="lb", VpcId=vpc)["GroupId"]
+    group = client.create_security_group(GroupName="svc", Description="svc", VpcId=vpc)["GroupId"]
+    pair = {"GroupId": source, "Description": "from the load balancer"}
+    rule = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [pair]}
+    client.authorize_security_group_ingress(GroupId=group, IpPermissions=[rule])
+    cidr = {
+        "IpProtocol": "tcp",
+        "FromPort": 443,
+        "ToPort": 443,
+        "IpRanges": [{"CidrIp": "10.0.0.0/16", "Description": "vpc"}],
+    }
+    client.authorize_security_group_ingress(GroupId=group, IpPermissions=[cidr])
+    rules = client.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])[
+        "SecurityGroupRules"
+    ]
+    described = {
+        r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("CidrIpv4"): r.get("Description")
+        for r in rules
+        if not r["IsEgress"]
+    }
+    assert described == {source: "from the load balancer", "10.0.0.0/16": "vpc"}
 
 
 def test_a_condition_on_a_key_the_request_lacks_does_not_apply(patched):

@@ -11,34 +11,17 @@ Every other path goes to moto unchanged.
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
 
-from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
+from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK, request_trace
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def _action(environ: dict[str, Any]) -> str:
-    """The API action of a request (query protocol: Action=...; JSON protocol: X-Amz-Target), for the log."""
-    target = environ.get("HTTP_X_AMZ_TARGET")
-    if target:
-        return str(target)
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length and "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-        raw = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again
-        actions = parse_qs(raw.decode(errors="replace")).get("Action")
-        if actions:
-            return actions[0]
-    return f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
 
 
 class StackRoutes:
@@ -54,7 +37,7 @@ class StackRoutes:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_stack/"):
-            action = _action(environ)
+            request = request_trace.describe(environ)
             statuses: list[str] = []
 
             def recording_start_response(status: str, headers: Any, *args: Any) -> Any:
@@ -66,8 +49,7 @@ class StackRoutes:
                 # moto builds the whole body inside the call; materialise it under the lock.
                 body = list(self.app(environ, recording_start_response))
             # One line per call, so a failed apply can be traced to the request that caused it.
-            elapsed = (time.monotonic() - started) * 1000
-            print(f"call {action} -> {statuses[0] if statuses else '?'} ({elapsed:.0f} ms)", file=sys.stderr)
+            request_trace.write(request.line(statuses[0] if statuses else "?", (time.monotonic() - started) * 1000))
             return body
         status, body = self._handle(environ.get("REQUEST_METHOD", "GET"), path.rstrip("/"), environ)
         payload = json.dumps(body).encode()
@@ -115,10 +97,30 @@ def build_app() -> WSGIApp:
     return StackRoutes(DomainDispatcherApplication(create_backend_app))
 
 
+@functools.cache
+def request_handler() -> Any:
+    """moto's request handler, writing each response in one send and leaving the log to the trace."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class RequestHandler(MotoRequestHandler):
+        # Buffered writes, so a response's headers and body leave in one send (werkzeug flushes
+        # after each write). Unbuffered (socketserver's default), the headers went out alone and,
+        # when the serving thread lost the GIL before sending the body, the AWS SDK (Go) closed the
+        # connection on seeing them, before the body came, and retried a call the emulator had
+        # already carried out: the repeated CreateRole, AuthorizeSecurityGroupEgress, ... (seen in
+        # a packet capture: client FIN right after the headers, RST when the body arrived; the
+        # trace showed the same invocation id with attempt=2 after a 200).
+        wbufsize = -1
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            """werkzeug's access line would interleave with the trace, which says more (request_trace.py)."""
+
+    return RequestHandler
+
+
 def make_server(host: str, port: int) -> Any:
     """A threaded werkzeug server for the application (port 0 picks a free one); call serve_forever()."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server as werkzeug_server
 
     os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs (SQS queues) from it
-    return werkzeug_server(host, port, build_app(), threaded=True, request_handler=MotoRequestHandler)
+    return werkzeug_server(host, port, build_app(), threaded=True, request_handler=request_handler())
