@@ -63,7 +63,7 @@ locals {
     service => jsonencode([for key, value in settings : { name = key, value = value }])
   }
 
-  # Published by `inv cert` (stackops/certs.py); an explicit var.certificate_arn wins.
+  # Published by `inv cert` (stackops/certs/); an explicit var.certificate_arn wins.
   published_certificate = {
     for i, name in data.aws_ssm_parameters_by_path.certificate.names :
     name => nonsensitive(data.aws_ssm_parameters_by_path.certificate.values[i])

@@ -151,7 +151,7 @@ def tf(c, env=None):
     """Run any terraform command in the environment: inv tf --env E -- ARGS (what switch_environment.sh did)."""
     from stackops import cli, stack
 
-    return stack.passthrough(cli.open_environment(env), cli.passthrough_args())
+    return stack.passthrough(cli.open_environment(env), cli.passthrough_args(c.remainder))
 
 
 @task(help={"env": ENV_HELP})

@@ -9,6 +9,7 @@ what tf-init declares is reported before the plan asks to change it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -23,11 +24,14 @@ from stackops.paths import state_root
 from stackops.report import print_plan_summary
 from stackops.terraform import Terraform
 
-TLS_ONLY_CONDITION = ("Bool", "aws:SecureTransport", "false")
+
+def tf_init_folder(env: Environment) -> Path:
+    """Where tf-init's own state and Terraform data live for the environment's state account."""
+    return state_root() / "bootstrap" / env.master_account_id
 
 
 def tf_init(env: Environment) -> Terraform:
-    folder = state_root() / "bootstrap" / env.master_account_id
+    folder = tf_init_folder(env)
     variables = {
         "region": env.region,
         "profile": env.master_profile,

@@ -1,13 +1,15 @@
-"""What every entry point (tasks.py, bin/create-secrets.py, bin/benchmark.py) does before an operation.
+"""What the entry points (tasks.py, bin/create-secrets.py, bin/benchmark.py) do before an operation.
 
 `open_environment` loads an environment, points this process at the embedded AWS when the
-environment is the emulated one, and runs the account guard. This is the one module outside
+environment is the emulated one (`point_at_emulator`), and runs the account guard.
+(bin/create-secrets.py only points at the emulator: its account guard is an open item.) This is the one module outside
 `stackops.local` that may import it: the place where "emulated or real" is decided, so that no
 operation module has to know (tests/unit/test_layout.py holds the rule).
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -34,8 +36,13 @@ def open_environment(name: str | None, *, guard: bool = True) -> Environment:
     return env
 
 
-def passthrough_args(argv: Sequence[str] | None = None) -> list[str]:
-    """The words after `--`, exactly as the shell passed them. (invoke's `remainder` joins them with
-    spaces, so `'module.bucket["staging"]'` would lose its quotes when split again.)"""
+def passthrough_args(remainder: str, argv: Sequence[str] | None = None) -> list[str]:
+    """The words after `--`, exactly as the shell passed them.
+
+    invoke's `remainder` joins them with spaces, so `'module.bucket["staging"]'` would lose its
+    quotes when split again: the words are read from the command line, and the remainder is only
+    split when that command line is not the one invoke parsed (invoke run from Python).
+    """
     argv = list(sys.argv if argv is None else argv)
-    return argv[argv.index("--") + 1 :] if "--" in argv else []
+    words = argv[argv.index("--") + 1 :] if "--" in argv else []
+    return words if " ".join(words) == remainder else shlex.split(remainder)

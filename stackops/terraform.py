@@ -23,7 +23,7 @@ from typing import Any
 
 from stackops.environments import Environment
 from stackops.errors import OpsError
-from stackops.paths import state_root
+from stackops.paths import ROOT, state_root
 from stackops.ui import err
 
 # Where machine images keep an offline copy of the providers (the folder holding registry.terraform.io).
@@ -81,11 +81,24 @@ def cli_config(folder: Path | None = None) -> Path:
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # "Error: creating IAM Role (exii-local-concept-task): ... EntityAlreadyExists: ..." then "with ADDRESS,".
+# BucketAlreadyExists is not among them: that name belongs to another account, there is nothing to adopt.
 _ALREADY_EXISTS = re.compile(
     r"Error: creating [^(\n]*?(?:\((?P<id>[^)\n]+)\))?:[^\n]*?"
-    r"(?P<code>\b[\w.]*(?:AlreadyExists|Duplicate|AlreadyOwnedByYou)[\w.]*)[^\n]*\n"
-    r"(?:(?!Error:).*\n)*?\s*with (?P<address>[^,\n]+),"
+    r"(?P<code>\b(?!BucketAlreadyExists\b)[\w.]*(?:AlreadyExists|Duplicate|AlreadyOwnedByYou|ResourceExists)[\w.]*)"
+    r"[^\n]*\n(?:(?!Error:).*\n)*?\s*with (?P<address>[^,\n]+),"
 )
+# Resource types whose import ID is the name the provider's "creating X (NAME)" error gives; for
+# the others (security groups, load balancers, queues, ...) the import ID is an id, ARN or URL.
+IMPORTED_BY_NAME = frozenset({
+    "aws_iam_role", "aws_ssm_parameter", "aws_s3_bucket", "aws_ecr_repository", "aws_cloudwatch_log_group",
+    "aws_db_instance", "aws_db_subnet_group", "aws_dynamodb_table", "aws_ecs_cluster",
+})  # fmt: skip
+
+
+def _resource_type(address: str) -> str:
+    """`module.ecs.aws_iam_role.task["concept"]` -> `aws_iam_role`."""
+    parts = re.sub(r"\[[^]]*\]", "", address).split(".")
+    return parts[-2] if len(parts) >= 2 else ""
 
 
 def adoption_hint(stderr: str, env: Environment) -> str:
@@ -95,18 +108,20 @@ def adoption_hint(stderr: str, env: Environment) -> str:
     found = {m["address"].strip(): (m["id"], m["code"]) for m in _ALREADY_EXISTS.finditer(text)}
     if not found:
         return ""
-    commands = "; ".join(
-        f"inv tf --env {env.name} -- import {shlex.quote(address)} {shlex.quote(ident) if ident else 'ID'}"
-        for address, (ident, _) in found.items()
-    )
+    commands = []
+    for address, (name, _) in found.items():
+        ident = shlex.quote(name) if name and _resource_type(address) in IMPORTED_BY_NAME else "ID"
+        commands.append(f"inv tf --env {env.name} -- import {shlex.quote(address)} {ident}")
     codes = ", ".join(sorted({code for _, code in found.values()}))
     hint = (
         f"{', '.join(found)} already exist(s) in AWS ({codes}) but not in the state (a half-finished earlier "
-        f"apply, or made outside Terraform): adopt with {commands} (an ID is the resource's import ID, see "
-        "its Import section in the provider's documentation), then apply again"
+        f"apply, or made outside Terraform): adopt with {'; '.join(commands)} (an ID is the import ID of the "
+        "resource's Import section in the provider's documentation), then apply again"
     )
     if env.emulated:
         hint += "; or throw the embedded AWS away and start clean: inv up --fresh"
+    else:
+        hint += "; first make sure each one is this stack's and not another's of the same account"
     return hint
 
 
@@ -254,7 +269,9 @@ class Terraform:
         digest.update(self.env.backend_path.read_bytes())
         if self.lock_file.exists():  # a pulled provider upgrade must reach the data folder
             digest.update(self.lock_file.read_bytes())
-        for tf in sorted([*self.root.glob("*.tf"), *self.root.glob("modules/*/*.tf")]):
+        # The root's files and every module's (this repository's modules/, which tf-init uses too).
+        modules = {*self.root.glob("modules/*/*.tf"), *(ROOT / "modules").glob("*/*.tf")}
+        for tf in sorted({*self.root.glob("*.tf"), *modules}):
             for line in tf.read_text().splitlines():
                 stripped = line.strip()
                 if stripped.startswith(("source", "version", "required_version")):
@@ -281,7 +298,7 @@ class Terraform:
                 soft_wrap=True,
             )
         self.run("workspace", "select", "-or-create=true", self.workspace, capture=True, workspace=False)
-        stamp.write_text(wanted)
+        stamp.write_text(self._init_stamp())  # after init: with the lock file as init left it
 
     @property
     def lock_file(self) -> Path:

@@ -116,26 +116,38 @@ class Catalogue:
 
 
 def known_services(root: Path = ROOT) -> frozenset[str]:
-    """The task definitions a secret may feed: the services of main.tf's `locals.services`, and the
-    one-off tasks (secrets.tf builds each one's `secrets` list from the same names). The default
-    set when there is no main.tf (a catalogue checked on its own)."""
-    main = root / "main.tf"
-    if not main.is_file():
+    """The task definitions a secret may feed: the services of the Terraform root's
+    `locals.services` (a literal map; secrets.tf builds each one's `secrets` list from the same
+    names), and the one-off tasks. The default set when the folder holds no Terraform (a
+    catalogue checked on its own)."""
+    files = sorted(root.glob("*.tf"))
+    if not files:
         return DEFAULT_SERVICES
-    try:
-        blocks = hcl2.loads(main.read_text(), serialization_options=_HCL_OPTIONS).get("locals", [])
-    except Exception as exc:  # the parser raises several lark exception types
-        raise OpsError(f"{main} is not valid HCL: {str(exc).strip().splitlines()[0]}") from None
-    services = {name for block in blocks for name in (block.get("services") or {})}
+    services: set[str] = set()
+    for path in files:
+        text = path.read_text()
+        if "services" not in text:  # parsing HCL is slow: only the files that can hold it
+            continue
+        try:
+            blocks = hcl2.loads(text, serialization_options=_HCL_OPTIONS).get("locals", [])
+        except Exception as exc:  # the parser raises several lark exception types
+            raise OpsError(f"{path} is not valid HCL: {str(exc).strip().splitlines()[0]}") from None
+        for block in blocks:
+            if "services" not in block:
+                continue
+            if not isinstance(block["services"], dict):
+                raise OpsError(f"{path}: locals.services must be a literal map of service names")
+            services.update(block["services"])
     if not services:
-        raise OpsError(f"{main} defines no locals.services: cannot tell which services a secret may feed")
+        raise OpsError(f"no locals.services in {root}/*.tf: cannot tell which services a secret may feed")
     return frozenset(services) | ONE_OFF_TASKS
 
 
 def load_catalogue(path: Path = CATALOGUE_PATH, services: Iterable[str] | None = None) -> Catalogue:
     """Read and validate the catalogue; an invalid entry raises OpsError naming it.
 
-    Consumer services must be in `services` (default: the task definitions beside the catalogue).
+    Consumer services must be in `services` (default: `known_services` of the folder holding the
+    catalogue: the Terraform root's services and the one-off tasks).
     """
     known = frozenset(services) if services is not None else known_services(path.parent)
     try:

@@ -400,15 +400,19 @@ def stop(state_dir: Path | None = None) -> bool:
 
 
 def reset(state_dir: Path | None = None) -> Status:
-    """Stop the emulator (everything it held is lost) and start it again, empty.
+    """Stop the emulator (everything it held is lost) and start it again, empty, on the same port.
 
-    The tool's own files that describe what the old emulator held go too: the state backend's
-    bootstrap state and the `local` environment's Terraform data, which would otherwise point at
-    a bucket and workspace that no longer exist.
+    The tool's own files that describe what the old emulator held go too: tf-init's state of the
+    state backend and the `local` environment's Terraform data, which would otherwise point at a
+    bucket and workspace that no longer exist.
     """
+    from stackops.bootstrap import tf_init_folder
+    from stackops.terraform import Terraform
+
     state_dir = _resolve(state_dir)
+    port = _read_record(state_dir).get("port") if status(state_dir) is not None else None
     stop(state_dir)
     env = environments.load("local")
-    for folder in (state_root() / "bootstrap" / env.master_account_id, env.state_dir / "terraform"):
+    for folder in (tf_init_folder(env), Terraform(env).data_dir):
         shutil.rmtree(folder, ignore_errors=True)
-    return start(state_dir)
+    return start(state_dir, port if isinstance(port, int) else None)

@@ -146,3 +146,30 @@ def test_the_port_comes_from_the_environment(state_dir: Path, monkeypatch: pytes
     assert (status.port, status.state_dir) == (port, state_dir)
     assert emulator.stop() is True
     assert os.environ["STACK_LOCAL_DIR"] == str(state_dir)
+
+
+def test_reset_starts_empty_on_the_same_port_and_forgets_the_tool_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A private tool state: reset also removes the local environment's Terraform data.
+    monkeypatch.setenv("STACK_STATE_DIR", str(tmp_path / "state"))
+    state_dir = tmp_path / "state" / "local"
+    monkeypatch.delenv("STACK_LOCAL_PORT", raising=False)
+    env = environments.load("local")
+    port = _free_port()
+    try:
+        first = emulator.start(state_dir, port, acme=False)
+        for name, value in emulator.environ(state_dir).items():
+            monkeypatch.setenv(name, value)
+        s3 = boto3.Session(profile_name=env.profile, region_name=env.region).client("s3")
+        s3.create_bucket(Bucket="held-before", CreateBucketConfiguration={"LocationConstraint": env.region})
+        data = env.state_dir / "terraform"
+        data.mkdir(parents=True)
+        (data / "stackops-init.stamp").write_text("old")
+        again = emulator.reset(state_dir)
+        assert again.endpoint == first.endpoint and again.pids["moto"] != first.pids["moto"]
+        s3 = boto3.Session(profile_name=env.profile, region_name=env.region).client("s3")
+        assert s3.list_buckets()["Buckets"] == []
+        assert not data.exists()  # the next inv run initialises Terraform afresh
+    finally:
+        emulator.stop(state_dir)

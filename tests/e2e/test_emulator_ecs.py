@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,11 +21,11 @@ from botocore.exceptions import WaiterError
 from stackops import environments
 from stackops.local import emulator
 from stackops.local.aws import client
+from stackops.paths import ROOT
 
 # A real emulator process on a free port: an integration test, kept with the other emulator tests.
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 TIME_SCALE = 0.5
 SETTLE = 1.0 * TIME_SCALE  # stackops.local.aws.ecs_deployments.SETTLE_SECONDS in the subprocess
 REGION = "eu-west-2"
@@ -54,7 +53,7 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 10.0) -> Any:
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     log = tmp_path_factory.mktemp("emulator") / "moto.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STACK_EMULATED_ECS_TIME_SCALE": str(TIME_SCALE)}
+    env = {**os.environ, "STACK_EMULATED_ECS_TIME_SCALE": str(TIME_SCALE)}
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "stackops.local.aws", "--port", str(port)],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import io
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +20,9 @@ from werkzeug.serving import make_server
 from stackops.local.aws import request_trace as trace
 from stackops.local.aws.server import request_handler
 
-BODY = b'{"QueueUrl": "http://127.0.0.1:4566/111122223333/q"}' * 9  # about the size of a real answer
+SMALL = b'{"QueueUrl": "http://127.0.0.1:4566/111122223333/q"}' * 9  # about the size of a common answer
+LARGE = b"<DescribeSecurityGroupsResponse>" + b"x" * 65536 + b"</DescribeSecurityGroupsResponse>"
+BODY = SMALL
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -66,11 +69,14 @@ def call(port: int) -> bytes:
     return answer
 
 
-def test_headers_and_body_leave_in_one_send(sends: list[bytes]) -> None:
+@pytest.mark.parametrize("body", [SMALL, LARGE], ids=["small", "64-KiB"])
+def test_headers_and_body_leave_in_one_send(sends: list[bytes], monkeypatch: pytest.MonkeyPatch, body: bytes) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "BODY", body)
     for port in serve(request_handler()):
-        assert call(port) == BODY
-    [response] = responses(sends)  # one send: the client never sees the headers without the body
-    assert response.startswith(b"HTTP/1.1 200 OK") and response.endswith(BODY)
+        assert call(port) == body
+    [response] = [chunk for chunk in sends if chunk.startswith(b"HTTP/1.1")]
+    # One send: the client never sees the headers without the body, whatever its size.
+    assert response.startswith(b"HTTP/1.1 200 OK") and response.endswith(body)
 
 
 def test_motos_own_handler_sends_the_headers_alone(sends: list[bytes]) -> None:
@@ -112,11 +118,21 @@ def test_json_and_rest_requests_are_named_too(monkeypatch: pytest.MonkeyPatch) -
                                        HTTP_X_AMZ_TARGET="AmazonSQS.GetQueueAttributes",
                                        HTTP_AUTHORIZATION=auth.format("sqs")))  # fmt: skip
     assert (json_call.service, json_call.action, json_call.identifier) == ("sqs", "GetQueueAttributes", "jobs")
-    rest = environ(b"", HTTP_AUTHORIZATION=auth.format("s3"), REQUEST_METHOD="GET")
-    rest["PATH_INFO"] = "/exii-terraform-state/env:/local/exii/terraform.tfstate"
-    rest_call = trace.describe(rest)
-    assert (rest_call.service, rest_call.identifier) == ("s3", "exii-terraform-state")
-    assert rest_call.action == "GET /exii-terraform-state/env:/local/exii/terraform.tfstate"
+    ecs = environ(b'{"cluster": "exii-local", "service": "exii-local-django"}',
+                  CONTENT_TYPE="application/x-amz-json-1.1",
+                  HTTP_X_AMZ_TARGET="AmazonEC2ContainerServiceV20141113.UpdateService")  # fmt: skip
+    ecs_call = trace.describe(ecs)
+    assert ecs_call.identifier == "exii-local-django"  # the service, not its cluster
+    # An uploaded JSON object (the Terraform state) is not parsed for a name.
+    state = environ(b'{"Name": "not-an-identifier"}', CONTENT_TYPE="application/json", REQUEST_METHOD="PUT",
+                    HTTP_AUTHORIZATION=auth.format("s3"))  # fmt: skip
+    state["PATH_INFO"] = "/exii-terraform-state/env:/local/exii/terraform.tfstate"
+    state_call = trace.describe(state)
+    assert (state_call.service, state_call.action) == ("s3", "PUT")
+    assert state_call.identifier == "exii-terraform-state/env:/local/exii/terraform.tfstate"
+    zone = environ(b"", HTTP_AUTHORIZATION=auth.format("route53"), REQUEST_METHOD="POST")
+    zone["PATH_INFO"] = "/2013-04-01/hostedzone/Z123/rrset/"
+    assert trace.describe(zone).identifier == "hostedzone/Z123/rrset"  # without the API version
 
 
 def test_retried_successes_are_the_retries_of_calls_that_were_answered() -> None:
@@ -126,16 +142,17 @@ def test_retried_successes_are_the_retries_of_calls_that_were_answered() -> None
         "call 1 iam GetRole r attempt=2/25 inv=bbbbbbbb -> 200 OK (5 ms)",  # a retry after an error: fine
         "call 1 iam CreateRole r attempt=2/25 inv=aaaaaaaa -> 409 CONFLICT (5 ms)",  # the answer was lost
         "stackops: something else",
+        trace.Request("1", "s3", "PUT", "state/env:/local/tfstate", "1/3", "cccccccc").line("200 OK", 4),
+        trace.Request("1", "s3", "PUT", "state/env:/local/tfstate", "2/3", "cccccccc").line("200 OK", 4),
     ]
-    assert trace.retried_successes(lines) == [lines[3]]
+    assert trace.retried_successes(lines) == [lines[3], lines[6]]
 
 
-def test_trace_lines_are_written_whole_from_many_threads(capsys: pytest.CaptureFixture[str]) -> None:
-    line = "call 111122223333 iam CreateRole " + "x" * 200
-    threads = [threading.Thread(target=lambda: [trace.write(line) for _ in range(200)]) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    written = capsys.readouterr().err.splitlines()
-    assert len(written) == 1600 and set(written) == {line}
+def test_a_trace_line_is_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    # print() writes the text and the newline apart, so two threads' lines could join; one write
+    # of the whole line, under a lock, cannot.
+    writes: list[str] = []
+    stream = type("Stream", (), {"write": lambda self, text: writes.append(text), "flush": lambda self: None})()
+    monkeypatch.setattr(sys, "stderr", stream)
+    trace.write("call 111122223333 iam CreateRole r attempt=1/25 inv=aaaaaaaa -> 200 OK (5 ms)")
+    assert writes == ["call 111122223333 iam CreateRole r attempt=1/25 inv=aaaaaaaa -> 200 OK (5 ms)\n"]

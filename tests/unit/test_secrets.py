@@ -158,14 +158,17 @@ def test_validation_errors_name_the_entry(tmp_path: Path, entries: list[dict], e
 
 def test_known_services_come_from_the_terraform_services(tmp_path: Path):
     assert catalogue.known_services(ROOT) == {"concept", "django", "migrate"}
-    assert catalogue.known_services(tmp_path) == {"concept", "django", "migrate"}  # no main.tf: the defaults
+    assert catalogue.known_services(tmp_path) == {"concept", "django", "migrate"}  # no Terraform: the defaults
     (tmp_path / "main.tf").write_text("locals {\n  services = {\n    worker = { port = 80 }\n  }\n}\n")
     assert catalogue.known_services(tmp_path) == {"worker", "migrate"}
     path = write_catalogue(tmp_path, BASE_ENTRY)  # consumer django is now unknown
     with pytest.raises(OpsError, match=r"\(thing\): unknown consumer service 'django'; known: migrate, worker"):
         catalogue.load_catalogue(path)
     (tmp_path / "main.tf").write_text("locals {\n  name = 1\n}\n")
-    with pytest.raises(OpsError, match=r"defines no locals\.services"):
+    with pytest.raises(OpsError, match=r"no locals\.services in"):
+        catalogue.known_services(tmp_path)
+    (tmp_path / "main.tf").write_text("locals {\n  services = merge(local.a, local.b)\n}\n")
+    with pytest.raises(OpsError, match=r"locals\.services must be a literal map"):
         catalogue.known_services(tmp_path)
 
 

@@ -342,11 +342,15 @@ def test_init_says_when_terraform_changed_the_lock_file(
     monkeypatch.setenv("FAKE_TF_INIT_LOCK", "new\n")
     Terraform(dev, root=root, data_dir=tmp_path / "data").init()
     assert f"changed {root / '.terraform.lock.hcl'}" in " ".join(capsys.readouterr().err.split())
-    # The changed lock is part of what init depends on: the next run initialises again, and
-    # with the lock unchanged by that init, says nothing.
+    # The stamp holds the lock as init left it: the next run needs no init.
+    Terraform(dev, root=root, data_dir=tmp_path / "data").init()
+    assert len([c for c in fake_tf.commands() if c[0] == "init"]) == 1
+    # A lock that changes afterwards (a pulled provider upgrade) makes the next run initialise again.
+    (root / ".terraform.lock.hcl").write_text("pulled\n")
+    monkeypatch.setenv("FAKE_TF_INIT_LOCK", "pulled\n")
     Terraform(dev, root=root, data_dir=tmp_path / "data").init()
     assert len([c for c in fake_tf.commands() if c[0] == "init"]) == 2
-    assert "lock" not in capsys.readouterr().err
+    assert "lock" not in capsys.readouterr().err  # init left it as it was: nothing to say
 
 
 def test_init_in_ci_never_rewrites_the_lock_file(
@@ -699,3 +703,61 @@ def test_plan_summary_counts_a_replacement_as_an_add_and_a_destroy() -> None:
     assert summary.destroys == {"aws_ecs_service": 1, "aws_s3_bucket": 1}
     assert not summary.empty
     assert PlanSummary.from_plan_json({"resource_changes": [PLAN_JSON["resource_changes"][-1]]}).empty
+
+
+def test_passthrough_words_keep_their_quotes() -> None:
+    address = 'module.bucket["staging"].aws_s3_bucket.this'
+    argv = ["inv", "tf", "--env", "local", "--", "state", "show", address]
+    # invoke's remainder is the words joined with spaces: split again, the quotes would be lost.
+    assert cli.passthrough_args(f"state show {address}", argv) == ["state", "show", address]
+    # invoke run from Python (its argv is not sys.argv): the remainder is all there is.
+    assert cli.passthrough_args("state list", ["pytest"]) == ["state", "list"]
+    assert cli.passthrough_args("", ["inv", "tf", "--env", "dev"]) == []
+
+
+def diagnostic(summary: str, address: str) -> str:
+    """Terraform's rendering of an error diagnostic, colours included."""
+    return (
+        "\x1b[31m╷\x1b[0m\x1b[0m\n"
+        f"\x1b[31m│\x1b[0m \x1b[0m\x1b[1m\x1b[31mError: \x1b[0m\x1b[0m\x1b[1m{summary}\x1b[0m\n"
+        "\x1b[31m│\x1b[0m \x1b[0m\n"
+        f"\x1b[31m│\x1b[0m \x1b[0m\x1b[0m  with {address},\n"
+        '\x1b[31m│\x1b[0m \x1b[0m  on modules/x/main.tf line 40, in resource "x" "y":\n'
+        "\x1b[31m╵\x1b[0m\x1b[0m\n"
+    )
+
+
+ROLE_EXISTS = diagnostic(
+    "creating IAM Role (exii-local-concept-task): operation error IAM: CreateRole, https response error "
+    "StatusCode: 409, RequestID: 1, EntityAlreadyExists: Role with name exii-local-concept-task already exists.",
+    'module.ecs.aws_iam_role.task["concept"]',
+)
+GROUP_EXISTS = diagnostic(
+    "creating Security Group (exii-dev-web): operation error EC2: CreateSecurityGroup, https response error "
+    "StatusCode: 400, RequestID: 2, api error InvalidGroup.Duplicate: The security group 'exii-dev-web' already exists",
+    'module.service["concept"].aws_security_group.this',
+)
+
+
+def test_adoption_hint_names_each_address_and_its_import_command() -> None:
+    local, dev = environments.load("local"), environments.load("dev")
+    hint = terraform.adoption_hint("Plan: 3 to add\n" + ROLE_EXISTS + GROUP_EXISTS, local)
+    assert "inv tf --env local -- import 'module.ecs.aws_iam_role.task[\"concept\"]' exii-local-concept-task" in hint
+    # A security group is imported by its id, which the error does not give: a placeholder, not the name.
+    assert "inv tf --env local -- import 'module.service[\"concept\"].aws_security_group.this' ID" in hint
+    assert "EntityAlreadyExists, InvalidGroup.Duplicate" in hint and "inv up --fresh" in hint
+    real = terraform.adoption_hint(ROLE_EXISTS, dev)
+    assert "inv tf --env dev -- import" in real and "inv up --fresh" not in real
+    assert "not another's" in real
+
+
+def test_no_adoption_hint_for_other_failures() -> None:
+    local = environments.load("local")
+    foreign = diagnostic(
+        "creating S3 Bucket (exii-dev-log): operation error S3: CreateBucket, https response error StatusCode: 409, "
+        "BucketAlreadyExists: The requested bucket name is not available.",
+        'module.bucket["log"].aws_s3_bucket.this',
+    )
+    assert terraform.adoption_hint(foreign, local) == ""  # another account's bucket: nothing to adopt
+    denied = diagnostic("creating IAM Role (x): AccessDenied: not authorized", "aws_iam_role.x")
+    assert terraform.adoption_hint(denied, local) == ""

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote
 _WRITE = threading.Lock()  # one line at a time, whatever thread served the request
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
 _ATTEMPT = re.compile(r"attempt=(\d+)(?:;\s*max=(\d+))?")
+_API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2}|v\d+)$")
 MAX_BODY = 1 << 20  # larger bodies (uploads) are not read for an identifier
 # Parameters that name what a request acts on, in order of preference (query and JSON protocols).
 IDENTIFIERS = (
@@ -32,7 +33,7 @@ IDENTIFIERS = (
     "SecurityGroupRuleId", "VpcId", "SubnetId", "AllocationId", "NatGatewayId", "RouteTableId", "NetworkAclId",
     "LoadBalancerArn", "TargetGroupArn", "ListenerArn", "Name", "Names", "QueueName", "QueueUrl", "SecretId",
     "TableName", "DBInstanceIdentifier", "DBSubnetGroupName", "HostedZoneId", "CertificateArn",
-    "logGroupName", "cluster", "service", "serviceName", "family", "taskDefinition", "repositoryName",
+    "logGroupName", "service", "serviceName", "taskDefinition", "family", "task", "cluster", "repositoryName",
     "ResourceId", "ResourceARN", "resourceArn", "Id",
 )  # fmt: skip
 
@@ -97,29 +98,27 @@ def describe(environ: dict[str, Any]) -> Request:
     content_type = environ.get("CONTENT_TYPE", "")
     target = environ.get("HTTP_X_AMZ_TARGET")
     params: dict[str, Any] = {}
-    if "form-urlencoded" in content_type or target or "json" in content_type:
-        raw = _body(environ)
-        if "form-urlencoded" in content_type:
-            params = parse_qs(raw.decode(errors="replace"))
-        elif raw:
-            try:
-                decoded = json.loads(raw)
-            except ValueError:
-                decoded = None
-            params = decoded if isinstance(decoded, dict) else {}
+    if "form-urlencoded" in content_type:  # the query protocol (IAM, EC2, RDS, ...)
+        params = parse_qs(_body(environ).decode(errors="replace"))
+    elif target or "x-amz-json" in content_type:  # the JSON protocol; never an uploaded JSON object
+        try:
+            decoded = json.loads(_body(environ) or b"null")
+        except ValueError:
+            decoded = None
+        params = decoded if isinstance(decoded, dict) else {}
     params.update(parse_qs(environ.get("QUERY_STRING", "")))
     if target:
-        action = str(target).rsplit(".", 1)[-1]
+        action, identifier = str(target).rsplit(".", 1)[-1], _first(params)
     elif params.get("Action"):
-        action = str(params["Action"][0])
+        action, identifier = str(params["Action"][0]), _first(params)
     else:
-        action = f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '') or '/'}"
-    identifier = _first(params)
-    if identifier == "-" and not target and "Action" not in params:
-        # REST protocols (S3, Route53, ...): the path names the resource.
-        parts = [unquote(p) for p in environ.get("PATH_INFO", "").split("/") if p]
-        identifier = parts[0] if parts else "-"
-    return Request(account, service, action, identifier.replace(" ", "_"), attempt, invocation)
+        # REST protocols (S3, Route53, Lambda, ...): the method, and the path names the resource
+        # (without an API version such as Route53's 2013-04-01).
+        parts = [p for p in environ.get("PATH_INFO", "").split("/") if p]
+        if parts and _API_VERSION.match(parts[0]):
+            parts = parts[1:]
+        action, identifier = environ.get("REQUEST_METHOD", "?"), unquote("/".join(parts))[:120] or "/"
+    return Request(account, service, action.replace(" ", "_"), identifier.replace(" ", "_") or "-", attempt, invocation)
 
 
 _LINE = re.compile(r"^call (\S+) (\S+) (\S+) (\S+) attempt=(\d+)\S* inv=(\S+) -> (\d{3})")

@@ -29,15 +29,14 @@ class StackRoutes:
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
-        # moto's backends are plain dicts and lists, not thread-safe: under Terraform's parallel
-        # requests, a security group's default egress rule was seen missing when the provider
-        # revoked it. One request at a time; each takes milliseconds.
+        # moto's backends are plain dicts and lists, not thread-safe, and some are created lazily
+        # on first use (an account's IAM backend with its managed policies): one request at a
+        # time, its trace description included; each takes milliseconds.
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_stack/"):
-            request = request_trace.describe(environ)
             statuses: list[str] = []
 
             def recording_start_response(status: str, headers: Any, *args: Any) -> Any:
@@ -46,11 +45,13 @@ class StackRoutes:
 
             started = time.monotonic()
             with self.lock:
-                # moto builds the whole body inside the call; materialise it under the lock.
-                body = list(self.app(environ, recording_start_response))
+                request = request_trace.describe(environ)  # reads moto's accounts: under the lock too
+                # moto builds the whole body inside the call; materialise it under the lock, as one
+                # piece (the handler sends headers and body together, see request_handler).
+                body = b"".join(self.app(environ, recording_start_response))
             # One line per call, so a failed apply can be traced to the request that caused it.
             request_trace.write(request.line(statuses[0] if statuses else "?", (time.monotonic() - started) * 1000))
-            return body
+            return [body]
         status, body = self._handle(environ.get("REQUEST_METHOD", "GET"), path.rstrip("/"), environ)
         payload = json.dumps(body).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
@@ -97,20 +98,50 @@ def build_app() -> WSGIApp:
     return StackRoutes(DomainDispatcherApplication(create_backend_app))
 
 
+class _WholeResponses:
+    """A handler's `wfile` that holds what is written until `flush()`, then sends it in one call.
+
+    werkzeug writes a response's status line and headers, then its body, and flushes after each
+    body chunk; the application above hands it one chunk, so headers and body leave together,
+    whatever their size.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._pending: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._pending.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._connection.sendall(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.flush()
+            self.closed = True
+
+
 @functools.cache
 def request_handler() -> Any:
     """moto's request handler, writing each response in one send and leaving the log to the trace."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class RequestHandler(MotoRequestHandler):
-        # Buffered writes, so a response's headers and body leave in one send (werkzeug flushes
-        # after each write). Unbuffered (socketserver's default), the headers went out alone and,
-        # when the serving thread lost the GIL before sending the body, the AWS SDK (Go) closed the
-        # connection on seeing them, before the body came, and retried a call the emulator had
-        # already carried out: the repeated CreateRole, AuthorizeSecurityGroupEgress, ... (seen in
-        # a packet capture: client FIN right after the headers, RST when the body arrived; the
-        # trace showed the same invocation id with attempt=2 after a 200).
-        wbufsize = -1
+        def setup(self) -> None:
+            # Headers and body in one send. Unbuffered (socketserver's default), the headers went
+            # out alone and, when the server was descheduled before sending the body (a busy
+            # machine), the AWS SDK (Go) closed the connection on seeing them and retried a call the
+            # emulator had already carried out: the repeated CreateRole, RevokeSecurityGroupEgress,
+            # ... (a packet capture showed the client's FIN right after the headers and its RST when
+            # the body came; the trace, the same invocation id with attempt=2 after a 200).
+            super().setup()
+            self.wfile = _WholeResponses(self.connection)
 
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             """werkzeug's access line would interleave with the trace, which says more (request_trace.py)."""
