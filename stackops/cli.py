@@ -1,10 +1,10 @@
 """What the entry points (tasks.py, bin/create-secrets.py, bin/benchmark.py) do before an operation.
 
 `open_environment` loads an environment, points this process at the embedded AWS when the
-environment is the emulated one (`point_at_emulator`), and runs the account guard.
-(bin/create-secrets.py only points at the emulator: its account guard is an open item.) This is the one module outside
-`stackops.local` that may import it: the place where "emulated or real" is decided, so that no
-operation module has to know (tests/unit/test_layout.py holds the rule).
+environment is the emulated one (`point_at_emulator`), and runs the account guard
+(bin/create-secrets.py only points at the emulator: its account guard is an open item). This is
+the one module outside `stackops.local` that may import it: the place where "emulated or real" is
+decided, so that no operation module has to know (tests/unit/test_layout.py holds the rule).
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ def names(root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "variables.tfvars").is_file())
 
 
-def _read_hcl(path: Path) -> dict[str, Any]:
+def read_hcl(path: Path) -> dict[str, Any]:
+    """A .tf, .tfvars or .hcl file as python-hcl2 reads it; OpsError naming the file when missing or invalid."""
     try:
         return hcl2.loads(path.read_text(), serialization_options=_HCL_OPTIONS)
     except FileNotFoundError:
@@ -166,8 +167,8 @@ def load(name: str | None, root: Path = ROOT) -> Environment:
             raise OpsError(f"environments/{name}/variables.tfvars is missing; valid environments: {listing}")
         raise OpsError(f"unknown environment {name!r}; valid environments: {listing}")
     folder = environments_dir(root) / name
-    variables = _read_hcl(folder / "variables.tfvars")
-    backend = _read_hcl(folder / "backend.hcl")
+    variables = read_hcl(folder / "variables.tfvars")
+    backend = read_hcl(folder / "backend.hcl")
     missing = [key for key in _REQUIRED if key not in variables]
     if missing:
         raise OpsError(f"{folder / 'variables.tfvars'} does not set {', '.join(missing)}")

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import yaml
 
+from stackops.environments import read_hcl
 from stackops.errors import OpsError
 from stackops.paths import ROOT
 
 CATALOGUE_PATH = ROOT / "secrets.yaml"
-_HCL_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
 DEFAULT_SERVICES = frozenset({"concept", "django", "migrate"})
 # Task definitions run as one-off tasks: they read secrets when they start, so a rotation needs
 # no refresh for them (the next run gets the new value).
@@ -125,14 +124,9 @@ def known_services(root: Path = ROOT) -> frozenset[str]:
         return DEFAULT_SERVICES
     services: set[str] = set()
     for path in files:
-        text = path.read_text()
-        if "services" not in text:  # parsing HCL is slow: only the files that can hold it
+        if "services" not in path.read_text():  # parsing HCL is slow: only the files that can hold it
             continue
-        try:
-            blocks = hcl2.loads(text, serialization_options=_HCL_OPTIONS).get("locals", [])
-        except Exception as exc:  # the parser raises several lark exception types
-            raise OpsError(f"{path} is not valid HCL: {str(exc).strip().splitlines()[0]}") from None
-        for block in blocks:
+        for block in read_hcl(path).get("locals", []):
             if "services" not in block:
                 continue
             if not isinstance(block["services"], dict):

@@ -410,9 +410,9 @@ def reset(state_dir: Path | None = None) -> Status:
     from stackops.terraform import Terraform
 
     state_dir = _resolve(state_dir)
-    port = _read_record(state_dir).get("port") if status(state_dir) is not None else None
+    current = status(state_dir)
     stop(state_dir)
     env = environments.load("local")
     for folder in (tf_init_folder(env), Terraform(env).data_dir):
         shutil.rmtree(folder, ignore_errors=True)
-    return start(state_dir, port if isinstance(port, int) else None)
+    return start(state_dir, current.port if current else None)

@@ -23,7 +23,8 @@ import pytest
 
 from stackops import environments
 from stackops.local.aws.request_trace import retried_successes
-from stackops.terraform import cli_config, terraform_binary
+from stackops.terraform import terraform_binary
+from tests.planner import offline_environ
 
 pytestmark = pytest.mark.e2e
 
@@ -43,10 +44,7 @@ class Copy:
         shutil.copy(ROOT / "main.tf", self.root)
         self.name = name
         env = environments.load("local")
-        self.environ = {
-            **os.environ, "AWS_PROFILE": env.profile, "TF_CLI_CONFIG_FILE": str(cli_config()), "TF_IN_AUTOMATION": "1",
-            "TF_DATA_DIR": str(self.root / ".terraform"), "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE": "true",
-        }  # fmt: skip
+        self.environ = {**os.environ, **offline_environ(self.root), "AWS_PROFILE": env.profile}
 
     def terraform(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [terraform_binary(), f"-chdir={self.root}", *args, "-input=false", "-no-color"]
