@@ -146,9 +146,26 @@ variable "nat_mode" {
 # -- services ---------------------------------------------------------------------------------------
 
 variable "image_tag" {
-  description = "Image tag the task definitions Terraform registers start from (the pipelines push newer revisions)."
+  description = "Image tag of a service's first revision, before anything runs (afterwards a revision Terraform registers keeps the image the service runs)."
   type        = string
   default     = "latest"
+}
+
+variable "running_images" {
+  description = "Image each service runs now, by service: read from ECS by `inv plan`/`inv apply` at plan time (never set it by hand). A revision Terraform registers keeps it; a service missing here starts from image_tag."
+  type        = map(string)
+  default     = {}
+}
+
+variable "extra_environment" {
+  description = "Plain (not secret) settings added to a service's containers: service => {NAME = value}; they win over the stack's own settings of the same name."
+  type        = map(map(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for service in keys(var.extra_environment) : contains(keys(local.services), service)])
+    error_message = "extra_environment keys must be service names (local.services: concept, django)."
+  }
 }
 
 variable "service_sizes" {

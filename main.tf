@@ -60,7 +60,17 @@ locals {
   service_environment_json = {
     # A `for` over a map walks its keys in order, so the JSON (and the revision) is stable.
     for service, settings in local.service_environment :
-    service => jsonencode([for key, value in settings : { name = key, value = value }])
+    service => jsonencode([
+      for key, value in merge(settings, lookup(var.extra_environment, service, {})) : { name = key, value = value }
+    ])
+  }
+
+  # The pipelines own the images: a revision Terraform registers (a changed setting, size or
+  # role) keeps the image the service runs now, so an apply never rolls an application back.
+  service_images = {
+    for service in keys(local.services) : service => lookup(
+      var.running_images, service, "${module.ecs.repository_urls["${local.name}-${service}"]}:${var.image_tag}"
+    )
   }
 
   # Published by `inv cert` (stackops/certs/); an explicit var.certificate_arn wins.
@@ -177,13 +187,14 @@ module "service" {
   # One template for both web services: they differ only in the values passed here.
   container_definitions = templatefile("${path.module}/task-definitions/web.json", {
     name        = each.key
-    image       = "${module.ecs.repository_urls["${local.name}-${each.key}"]}:${var.image_tag}"
+    image       = local.service_images[each.key]
     port        = each.value.port
     log_group   = module.ecs.log_group_name
     region      = var.region
     environment = local.service_environment_json[each.key]
     secrets     = jsonencode(local.service_secrets[each.key])
   })
+  image                           = local.service_images[each.key]
   execution_role_arn              = module.ecs.execution_role_arn
   task_role_arn                   = module.ecs.task_role_arns[each.key]
   vpc_id                          = module.network.vpc_id
@@ -201,8 +212,10 @@ module "service" {
   max_count = var.service_max_count
 }
 
-# The one-off migration task (`inv migrate`): the backend image, its roles and secrets, run
-# with the backend service's network configuration.
+# The one-off migration task (`inv migrate`): the image the backend runs, its roles and secrets,
+# run with the backend service's network configuration. Shared with the tools like the services'
+# revisions (modules/service): `inv refresh|deploy|rollback` register a copy with the backend's
+# new image after each rollout, so the migration always matches the deployed backend.
 resource "aws_ecs_task_definition" "migrate" {
   family                   = "${local.name}-migrate"
   requires_compatibilities = ["FARGATE"]
@@ -213,12 +226,23 @@ resource "aws_ecs_task_definition" "migrate" {
   task_role_arn            = module.ecs.task_role_arns["django"]
   container_definitions = templatefile("${path.module}/task-definitions/migrate.json", {
     name        = "migrate"
-    image       = "${module.ecs.repository_urls["${local.name}-django"]}:${var.image_tag}"
+    image       = local.service_images["django"]
     log_group   = module.ecs.log_group_name
     region      = var.region
     environment = local.service_environment_json["django"]
     secrets     = jsonencode(local.service_secrets["migrate"])
   })
+
+  track_latest = true
+  skip_destroy = true
+  tags = {
+    "stackops:registered-by" = "terraform"
+    "stackops:image"         = length(local.service_images["django"]) <= 256 ? local.service_images["django"] : "-"
+  }
+
+  lifecycle {
+    ignore_changes = [tags]
+  }
 }
 
 module "database" {

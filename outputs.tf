@@ -33,6 +33,7 @@ output "ecs" {
       family       = aws_ecs_task_definition.migrate.family
       container    = "migrate"
       network_from = "django"
+      image_from   = "django"
     }
     log_group = module.ecs.log_group_name
   }

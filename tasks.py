@@ -111,13 +111,22 @@ def plan(c, env=None):
     stack.plan(cli.open_environment(env)).path.unlink(missing_ok=True)
 
 
-@task(help={"env": ENV_HELP, "yes": YES_HELP, "confirm": "type the environment's name non-interactively"})
+@task(
+    help={
+        "env": ENV_HELP,
+        "yes": YES_HELP,
+        "confirm": "type the environment's name non-interactively",
+        "rollout": "roll a service onto the task definition revision the apply registered for it, and wait"
+        " (default); --no-rollout leaves that to inv refresh",
+        "timeout": "seconds to wait for each such rollout before failing (default 600)",
+    }
+)
 @operation
-def apply(c, env=None, yes=False, confirm=None):
-    """Plan, show the summary, confirm (prod: type its name), then apply exactly that plan."""
+def apply(c, env=None, yes=False, confirm=None, rollout=True, timeout=600):
+    """Plan, show the summary, confirm (prod: type its name), apply exactly that plan, roll out new revisions."""
     from stackops import cli, stack
 
-    stack.apply(cli.open_environment(env), yes=yes, typed=confirm)
+    stack.apply(cli.open_environment(env), yes=yes, typed=confirm, rollout=rollout, timeout=float(timeout))
 
 
 @task(help={"env": ENV_HELP, "yes": YES_HELP, "confirm": "the environment's name, typed (required for prod)"})
@@ -243,14 +252,15 @@ TIMEOUT_HELP = "seconds to wait for the rollout before failing (default 600)"
     help={
         "env": ENV_HELP,
         "service": "only this service (default: every service in the Terraform outputs)",
-        "force": "start a new deployment even on the same revision (picks up rotated secrets)",
+        "force": "start a new deployment of the revision each service runs now, never a newer one"
+        " (picks up rotated secrets)",
         "timeout": TIMEOUT_HELP,
         "keep": "task definition revisions kept per family after a successful rollout",
     }
 )
 @operation
 def refresh(c, env=None, service=None, force=False, timeout=600, keep=5):
-    """Roll services onto the latest ACTIVE task definition revision and wait for the rollout."""
+    """Roll services onto the latest ACTIVE task definition revision (listed first) and wait for the rollout."""
     from stackops import cli, stack
     from stackops.ecs.refresh import refresh as refresh_services
     from stackops.ecs.results import print_results, raise_on_failure

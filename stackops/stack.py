@@ -7,19 +7,25 @@ embedded AWS when it is the emulated one, account-guarded) by the entry point: `
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.sync import missing_secrets
 from stackops.bootstrap import bucket_exists
 from stackops.confirm import confirm
+from stackops.ecs.image_retention import retain_images
 from stackops.ecs.layout import EcsLayout
+from stackops.ecs.results import print_results, raise_on_failure
+from stackops.ecs.terraform_revisions import new_revisions, refuse_to_shadow_unreleased, roll_out, running_images
 from stackops.environments import Environment
-from stackops.errors import EXIT_REFUSED, OpsError
+from stackops.errors import EXIT_REFUSED, OpsError, aws_errors
 from stackops.report import print_plan_summary
 from stackops.terraform import PlanResult, Terraform, terraform_binary
+from stackops.ui import err
 
 # Terraform commands that take the environment's -var-file (validate does not).
 VAR_FILE_COMMANDS = ("plan", "apply", "destroy", "import", "console", "refresh")
@@ -53,13 +59,38 @@ def require_secrets(env: Environment) -> None:
         )
 
 
+@dataclass(frozen=True)
+class PlanInputs:
+    """What a plan of the stack is given besides the tfvars: the image each service runs now."""
+
+    args: list[str]  # the -var-file holding running_images
+    images: dict[str, str]  # service key -> image
+    layout: EcsLayout | None  # None before the services exist
+
+
+def plan_inputs(env: Environment, tf: Terraform) -> PlanInputs:
+    """Read from ECS the image each service runs (root variable running_images), so a revision
+    Terraform registers keeps the image the pipelines deployed; empty before the first apply."""
+    try:
+        layout: EcsLayout | None = EcsLayout.from_output(tf.outputs(), env=env.name)
+    except OpsError:  # nothing applied yet, or not as far as the services
+        layout = None
+    images: dict[str, str] = {}
+    if layout is not None:
+        with aws_errors("read the images the services run"):
+            images = running_images(env.session().client("ecs"), layout)
+    path = tf.data_dir / "running-images.tfvars.json"
+    path.write_text(json.dumps({"running_images": images}, indent=2, sort_keys=True) + "\n")
+    return PlanInputs([f"-var-file={path}"], images, layout)
+
+
 def plan(env: Environment, *, destroy: bool = False) -> PlanResult:
     terraform_binary()  # a missing Terraform is reported before anything else is checked
     require_state_bucket(env)
     if not destroy:
         require_secrets(env)
     tf = stack(env, bucket_checked=True)
-    result = tf.plan(destroy=destroy)
+    result = tf.plan(destroy=destroy, extra=[] if destroy else plan_inputs(env, tf).args)
     print_plan_summary(env, result, "destroy" if destroy else "plan")
     return result
 
@@ -71,8 +102,15 @@ def apply(
     typed: str | None = None,
     ask: Callable[[str], str] = input,
     destroy: bool = False,
+    rollout: bool = True,
+    timeout: float = 600,
 ) -> bool:
-    """Plan, show the summary, confirm, then apply exactly that saved plan. Returns True if applied."""
+    """Plan, show the summary, confirm, then apply exactly that saved plan. Returns True if applied.
+
+    When the apply registered a new task definition revision for an existing service, the service
+    is rolled onto it and the rollout judged as `inv refresh` judges it (OpsError naming the
+    service if it fails); with rollout=False it is left for `inv refresh`.
+    """
     terraform_binary()
     action = "destroy" if destroy else "apply"
     if destroy and env.is_production and typed is None and not sys.stdin.isatty():
@@ -85,17 +123,43 @@ def apply(
     if not destroy:
         require_secrets(env)
     tf = stack(env, bucket_checked=True)
-    result = tf.plan(destroy=destroy)
+    inputs = PlanInputs([], {}, None) if destroy else plan_inputs(env, tf)
+    result = tf.plan(destroy=destroy, extra=inputs.args)
     print_plan_summary(env, result, action)
     if not result.has_changes:
         result.path.unlink(missing_ok=True)
         return False
+    changes = [] if destroy else new_revisions(result.resource_changes)
     try:
+        if changes and inputs.layout is not None:
+            with aws_errors("look for revisions not released yet"):
+                refuse_to_shadow_unreleased(env.session().client("ecs"), inputs.layout, changes)
         confirm(env, action, yes=yes, typed=typed, ask=ask)
     except Exception:
         result.path.unlink(missing_ok=True)
         raise
-    tf.apply(result)
+    try:
+        tf.apply(result)
+    except OpsError as exc:
+        if changes:  # revisions may be registered already; nothing rolls them out
+            services = ", ".join(c.service for c in changes)
+            raise OpsError(f"{exc}; new task definition revisions of {services} may be registered but not "
+                           f"rolled out: after fixing, inv apply --env {env.name}, or inv refresh --env {env.name}",
+                           exit_code=exc.exit_code) from None  # fmt: skip
+        raise
+    if changes and not rollout:
+        for change in changes:
+            err.print(
+                f"{change.service}: Terraform registered a new revision ({change.reason}), not rolled out"
+                f" (--no-rollout): inv refresh --env {env.name} --service {change.service} rolls it out"
+            )
+    elif changes:
+        layout = EcsLayout.from_state(tf.show_json(), env=env.name)
+        session = env.session()
+        results = roll_out(session, layout, changes, inputs.images, timeout=timeout)
+        retain_images(session, layout)
+        print_results(results)
+        raise_on_failure(results)
     return True
 
 
@@ -103,7 +167,7 @@ def drift(env: Environment) -> int:
     """0 when live infrastructure matches the code; 2 (for a scheduled job) when it differs."""
     tf = stack(env)
     # A full plan (refresh included) sees both changes made behind Terraform's back and code not yet applied.
-    result = tf.plan()
+    result = tf.plan(extra=plan_inputs(env, tf).args)
     result.path.unlink(missing_ok=True)
     print_plan_summary(env, result, "drift")
     return EXIT_REFUSED if result.has_changes else 0
@@ -122,10 +186,11 @@ def passthrough(env: Environment, args: Sequence[str]) -> int:
     if not args:
         raise OpsError("nothing to run: inv tf --env ENV -- COMMAND [ARGS...]")
     tf = stack(env)
-    extra = tf.var_args() if args[0] in VAR_FILE_COMMANDS else []
+    extra = [*tf.var_args(), *plan_inputs(env, tf).args] if args[0] in VAR_FILE_COMMANDS else []
     return tf.run(args[0], *extra, *args[1:], check=False).returncode
 
 
 def ecs_layout(env: Environment) -> EcsLayout:
-    """The services, task definition families and cluster Terraform created (its `ecs` output)."""
-    return EcsLayout.from_output(outputs(env), env=env.name)
+    """The services, task definition families and cluster Terraform created (its `ecs` output),
+    and the revision its state tracks per family; one read of the state."""
+    return EcsLayout.from_state(stack(env).show_json(), env=env.name)

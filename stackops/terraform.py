@@ -167,6 +167,7 @@ class PlanResult:
     path: Path
     has_changes: bool
     summary: PlanSummary | None = None
+    resource_changes: list[dict[str, Any]] = field(default_factory=list)  # as `show -json` has them
 
 
 class Terraform:
@@ -321,7 +322,9 @@ class Terraform:
             raise OpsError(f"terraform plan failed for {self.env.name} (see the error above)")
         plan = PlanResult(path=path, has_changes=result.returncode == 2)
         if plan.has_changes and summarize:
-            plan.summary = PlanSummary.from_plan_json(self.show_json(path))
+            shown = self.show_json(path)
+            plan.summary = PlanSummary.from_plan_json(shown)
+            plan.resource_changes = list(shown.get("resource_changes", []))
         return plan
 
     def show_json(self, path: Path | None = None) -> dict[str, Any]:

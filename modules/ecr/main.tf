@@ -22,15 +22,32 @@ resource "aws_ecr_lifecycle_policy" "this" {
 
   repository = each.value.name
   policy = jsonencode({
-    rules = [{
-      rulePriority = 1
-      description  = "Keep the newest ${var.keep_images} images"
-      selection = {
-        tagStatus   = "any"
-        countType   = "imageCountMoreThan"
-        countNumber = var.keep_images
-      }
-      action = { type = "expire" }
-    }]
+    rules = [
+      {
+        # `inv` tags every image that a kept task definition revision names (a rollback target
+        # must find its image); ECR never lets a lower-priority rule expire an image that this
+        # rule's tag selection matches. The count is a ceiling only a runaway could reach.
+        rulePriority = 1
+        description  = "Images of kept task definition revisions (stackops-keep-*)"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["stackops-keep-"]
+          countType     = "imageCountMoreThan"
+          countNumber   = 1000
+        }
+        action = { type = "expire" }
+      },
+      {
+        # ECR requires the `any` rule to come last.
+        rulePriority = 2
+        description  = "Keep the newest ${var.keep_images} images"
+        selection = {
+          tagStatus   = "any"
+          countType   = "imageCountMoreThan"
+          countNumber = var.keep_images
+        }
+        action = { type = "expire" }
+      },
+    ]
   })
 }

@@ -35,6 +35,28 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = var.execution_role_arn
   task_role_arn            = var.task_role_arn
   container_definitions    = var.container_definitions
+
+  # The application pipelines register revisions of this family too (new images). Terraform
+  # compares the code with the family's latest ACTIVE revision, not the one it registered
+  # last, so a pipeline's revision is no drift, and a revision Terraform replaces stays
+  # registered: it may be what a service runs, or what `inv rollback` goes back to.
+  track_latest = true
+  skip_destroy = true
+
+  # Who registered a revision: `inv` tells Terraform's from a copy by a pipeline that kept
+  # the tags but changed the image (see stackops/ecs/task_definitions.py, registered_by).
+  tags = {
+    "stackops:registered-by" = "terraform"
+    # ECS tag values hold at most 256 characters; a longer reference is not recorded.
+    "stackops:image" = length(var.image) <= 256 ? var.image : "-"
+  }
+
+  lifecycle {
+    # Set when Terraform registers a revision. The latest revision may be a pipeline's, with
+    # other tags of ours: they are not rewritten. (One without the provider's default tags
+    # still gets those added in place once, by the next apply: tags_all is not ignorable.)
+    ignore_changes = [tags]
+  }
 }
 
 resource "aws_ecs_service" "this" {

@@ -9,7 +9,7 @@ output "family" {
 }
 
 output "task_definition_arn" {
-  description = "ARN of the revision Terraform registered (the service may run a newer one)."
+  description = "ARN of the family's latest ACTIVE revision as of the last refresh (track_latest): Terraform's, or a pipeline's."
   value       = aws_ecs_task_definition.this.arn
 }
 

@@ -18,6 +18,11 @@ variable "container_definitions" {
   type        = string
 }
 
+variable "image" {
+  description = "The image the container definitions run, recorded on each revision Terraform registers (tag stackops:image)."
+  type        = string
+}
+
 variable "container_name" {
   description = "Container that receives the load balancer's traffic."
   type        = string

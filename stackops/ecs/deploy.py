@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import boto3
 from rich.markup import escape
 
+from stackops.ecs.image_retention import retain_images
 from stackops.ecs.images import image_repository, parse_image
 from stackops.ecs.layout import EcsLayout, ServiceRef
 from stackops.ecs.one_off import run_migration
 from stackops.ecs.results import Outcome, RolloutResult
-from stackops.ecs.rollouts import POLL_SECONDS, check_keep, describe_service, roll
+from stackops.ecs.rollouts import POLL_SECONDS, check_keep, describe_service, retire_if_rolled_back, roll
 from stackops.ecs.task_definitions import describe_td, find_container, latest_arn, prune, register_copy, td_name
 from stackops.errors import OpsError, aws_errors
 from stackops.ui import err
@@ -54,7 +54,7 @@ def deploy(
             _migrate_with_image(
                 session, ecs, layout, ref, current_image, new_image, command, timeout, poll, keep_revisions
             )
-        target = register_copy(ecs, base_td, base_tags, ref.container, new_image)
+        target = register_copy(ecs, base_td, base_tags, ref.container, new_image, by="inv deploy")
         err.print(f"{escape(ref.key)}: registered {escape(td_name(target))} with {escape(new_image)}")
         result = roll(
             ecs,
@@ -68,12 +68,9 @@ def deploy(
             poll=poll,
             keep_revisions=keep_revisions,
         )
-        if result.outcome is Outcome.ROLLED_BACK:
-            # ECS put the old revision back: retire the one we just made, so that the latest
-            # revision is again what runs and a later `inv refresh` does not retry the bad image
-            ecs.deregister_task_definition(taskDefinition=target)
-            result = dataclasses.replace(result, detail=f"{result.detail}; deregistered {td_name(target)}")
-        return result
+        result = retire_if_rolled_back(ecs, result, target)
+    retain_images(session, layout)
+    return result
 
 
 def _migrate_with_image(
@@ -97,7 +94,7 @@ def _migrate_with_image(
             f"the migrate task runs {image_repository(m_image)}, not {ref.key}'s {image_repository(service_image)}:"
             f" deploy the service that runs the migrations with --migrate"
         )
-    m_arn = register_copy(ecs, m_td, m_tags, m.container, new_image)
+    m_arn = register_copy(ecs, m_td, m_tags, m.container, new_image, by="inv deploy --migrate")
     err.print(f"migrate: registered {escape(td_name(m_arn))} with {escape(new_image)}")
     result = run_migration(session, ecs, layout, m_arn, command, timeout, poll)
     if not result.ok:
@@ -107,4 +104,4 @@ def _migrate_with_image(
             f"migration failed ({result.detail}): {ref.key} left untouched on {service_image};"
             f" deregistered {td_name(m_arn)} again"
         )
-    prune(ecs, m.family, keep_revisions, set())
+    prune(ecs, m.family, keep_revisions, layout.tracked(m.family))

@@ -1,9 +1,10 @@
-"""The layout: the Terraform output `ecs`, read into the cluster, its services and the migrate task."""
+"""The layout: the Terraform output `ecs`, read into the cluster, its services and the migrate task,
+plus the task definition revision Terraform's state tracks for each family."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from stackops.errors import OpsError
@@ -22,6 +23,7 @@ class MigrateRef:
     family: str
     container: str
     network_from: str  # key (or ECS name) of the service whose network configuration the task uses
+    image_from: str | None = None  # key of the service whose image the task runs (it follows it)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class EcsLayout:
     services: dict[str, ServiceRef]
     migrate: MigrateRef | None = None
     log_group: str | None = None
+    # family -> the ARN Terraform's state holds (track_latest: the latest ACTIVE at its last refresh)
+    terraform_revisions: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_output(cls, output: Mapping[str, Any] | None, *, env: str | None = None) -> EcsLayout:
@@ -67,8 +71,27 @@ class EcsLayout:
                 family=need(raw_migrate, "family", "migrate."),
                 container=need(raw_migrate, "container", "migrate."),
                 network_from=need(raw_migrate, "network_from", "migrate."),
+                image_from=raw_migrate.get("image_from") or None,
             )
         return cls(env, str(ecs["cluster"]), services, migrate, ecs.get("log_group") or None)
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any] | None, *, env: str | None = None) -> EcsLayout:
+        """Build from `terraform show -json` of the state: its outputs and its task definitions."""
+        values = (state or {}).get("values") or {}
+        layout = cls.from_output(values.get("outputs"), env=env)
+        tracked = {
+            r["values"]["family"]: r["values"]["arn"]
+            for r in _resources(values.get("root_module") or {})
+            if r.get("type") == "aws_ecs_task_definition" and r.get("mode") == "managed"
+            and (r.get("values") or {}).get("arn")
+        }  # fmt: skip
+        return cls(layout.env, layout.cluster, layout.services, layout.migrate, layout.log_group, tracked)
+
+    def tracked(self, family: str) -> set[str]:
+        """`{family:revision}` of the revision Terraform's state tracks, for pruning to spare."""
+        arn = self.terraform_revisions.get(family)
+        return {arn.rsplit("/", 1)[-1]} if arn else set()
 
     def service(self, name: str) -> ServiceRef:
         """A service by its key (concept) or its ECS name; OpsError listing the known ones."""
@@ -86,3 +109,9 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, Mapping) and "value" in value and ("type" in value or "sensitive" in value):
         return value["value"]
     return value
+
+
+def _resources(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield from module.get("resources") or []
+    for child in module.get("child_modules") or []:
+        yield from _resources(child)

@@ -69,7 +69,7 @@ def print_results(results: Sequence[RolloutResult]) -> None:
         table.add_row(
             escape(r.service),
             arrow(r.revision_from, r.revision_to),
-            escape(_image_change(r.image_from, r.image_to)),
+            escape(image_change(r.image_from, r.image_to)),
             f"[{style}]{r.outcome}[/]",
             escape(detail),
         )
@@ -89,7 +89,14 @@ def arrow(before: object, after: object) -> str:
     return f"{'-' if before is None else before} -> {'-' if after is None else after}"
 
 
-def _image_change(before: str | None, after: str | None) -> str:
+def image_suffix(image: str | None) -> str:
+    """`:v2` (or `@sha256:...`) of an image reference; the whole reference if it has neither."""
+    match = REFERENCE.match(image or "")
+    suffix = match.string[len(match["name"]) :] if match else ""
+    return suffix or (image or "?")
+
+
+def image_change(before: str | None, after: str | None) -> str:
     """`repo:v1 -> :v2` when only the tag or digest changed."""
     old = REFERENCE.match(before or "")
     new = REFERENCE.match(after or "")

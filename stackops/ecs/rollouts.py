@@ -6,6 +6,7 @@ breaker's reason, service events) instead of boto3's services_stable waiter.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,7 +19,16 @@ from rich.markup import escape
 
 from stackops.ecs.layout import EcsLayout, ServiceRef
 from stackops.ecs.results import OK, Outcome, RolloutResult, arrow
-from stackops.ecs.task_definitions import prune, revision, revision_image, td_name
+from stackops.ecs.task_definitions import (
+    describe_td,
+    find_container,
+    latest_arn,
+    prune,
+    register_copy,
+    revision,
+    revision_image,
+    td_name,
+)
 from stackops.errors import OpsError
 from stackops.ui import err
 
@@ -43,9 +53,14 @@ def tag(service: Mapping[str, Any], key: str) -> str | None:
     return next((t["value"] for t in service.get("tags") or [] if t.get("key") == key), None)
 
 
-def _protected(ecs: Any, layout: EcsLayout, family: str) -> set[str]:
-    """Revisions of `family` that a service runs, is deploying, or would roll back to."""
-    keep: set[str] = set()
+def _kept(ecs: Any, layout: EcsLayout, family: str) -> tuple[set[str], int]:
+    """Revisions of `family` that pruning must spare, and the newest one a service runs.
+
+    Spared: what a service runs, is deploying, or would roll back to, and the revision Terraform's
+    state tracks. (Revisions newer than the running one are spared by `prune` itself.)
+    """
+    keep = layout.tracked(family)
+    running = 0
     for ref in layout.services.values():
         if ref.family != family:
             continue
@@ -53,7 +68,23 @@ def _protected(ecs: Any, layout: EcsLayout, family: str) -> set[str]:
         names = [svc.get("taskDefinition"), tag(svc, PREVIOUS_TAG)]
         names += [d.get("taskDefinition") for d in svc.get("deployments", [])]
         keep |= {td_name(n) for n in names if n}
-    return keep
+        running = max(running, revision(svc.get("taskDefinition")) or 0)
+    return keep, running
+
+
+def _follow_with_migrate(ecs: Any, layout: EcsLayout, ref: ServiceRef, image: str | None, keep: int | None) -> None:
+    """The migration task runs the image its service runs: register a copy when that changed."""
+    m = layout.migrate
+    if m is None or not image or m.image_from not in (ref.key, ref.name):
+        return
+    td, tags = describe_td(ecs, latest_arn(ecs, m.family))
+    if find_container(td, m.container).get("image") == image:
+        return
+    arn = register_copy(ecs, td, tags, m.container, image, by=f"inv: migrate follows {ref.key}")
+    err.print(f"migrate: registered {escape(td_name(arn))} with {escape(image)} (the image {escape(ref.key)} runs)")
+    if keep:
+        spared = {td_name(arn)} | layout.tracked(m.family)
+        prune(ecs, m.family, keep, spared)
 
 
 @dataclass(frozen=True)
@@ -205,8 +236,11 @@ def roll(
     outcome = success if judgement.outcome is Outcome.UPDATED else judgement.outcome
     assert outcome is not None
     pruned: tuple[int, ...] = ()
-    if outcome in OK and keep_revisions:
-        pruned = prune(ecs, ref.family, keep_revisions, _protected(ecs, layout, ref.family))
+    if outcome in OK:
+        if keep_revisions:
+            spared, running = _kept(ecs, layout, ref.family)
+            pruned = prune(ecs, ref.family, keep_revisions, spared, newer_than=running)
+        _follow_with_migrate(ecs, layout, ref, image_to, keep_revisions)
     return RolloutResult(
         ref.key, revision(current), revision(target), image_from, image_to, outcome, judgement.detail, pruned
     )
@@ -215,3 +249,12 @@ def roll(
 def check_keep(keep_revisions: int) -> None:
     if keep_revisions < 1:
         raise OpsError(f"keep_revisions must be at least 1 (got {keep_revisions})")
+
+
+def retire_if_rolled_back(ecs: Any, result: RolloutResult, target: str) -> RolloutResult:
+    """ECS put the old revision back: deregister the one that failed, so the family's latest is
+    again what runs and a later `inv refresh` does not retry it (a new apply or deploy may)."""
+    if result.outcome is not Outcome.ROLLED_BACK:
+        return result
+    ecs.deregister_task_definition(taskDefinition=target)
+    return dataclasses.replace(result, detail=f"{result.detail}; deregistered {td_name(target)}")

@@ -1,8 +1,10 @@
-"""Task definitions: the revisions of a family, the latest one, a copy with another image, pruning."""
+"""Task definitions: the revisions of a family, the latest one, who registered one, a copy with
+another image, pruning."""
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +13,13 @@ from rich.markup import escape
 
 from stackops.errors import OpsError
 from stackops.ui import err
+
+# Tags on a revision: who registered it (Terraform, or the inv command), and the image Terraform
+# gave it. Set by modules/service and the migrate task definition, and by register_copy.
+REGISTERED_BY_TAG = "stackops:registered-by"
+IMAGE_TAG = "stackops:image"
+# What ECS accepts as a tag value (the API's Tag shape); moto accepts anything.
+_TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
 
 
 def td_name(arn_or_name: str) -> str:
@@ -25,7 +34,7 @@ def revision(arn: str | None) -> int | None:
     return int(rev) if rev.isdigit() else None
 
 
-def _active_revisions(ecs: Any, family: str) -> list[str]:
+def active_revisions(ecs: Any, family: str) -> list[str]:
     """ARNs of the ACTIVE revisions of exactly `family`, newest first."""
     arns: list[str] = []
     pages = ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE", sort="DESC")
@@ -36,7 +45,7 @@ def _active_revisions(ecs: Any, family: str) -> list[str]:
 
 
 def latest_arn(ecs: Any, family: str) -> str:
-    arns = _active_revisions(ecs, family)
+    arns = active_revisions(ecs, family)
     if not arns:
         raise OpsError(f"no ACTIVE task definition in family {family}: run inv apply, or register one")
     return arns[0]
@@ -62,22 +71,51 @@ def revision_image(ecs: Any, arn: str | None, container: str) -> str | None:
     return find_container(td, container).get("image")
 
 
-def register_copy(ecs: Any, td: Mapping[str, Any], tags: list[dict[str, str]], container: str, image: str) -> str:
-    """Register a revision identical to `td` but for the image of one container; returns its ARN."""
+def _tag(tags: list[dict[str, str]], key: str) -> str | None:
+    return next((t["value"] for t in tags if t.get("key") == key), None)
+
+
+def registered_by(td: Mapping[str, Any], tags: list[dict[str, str]], container: str) -> str:
+    """ "Terraform", the `inv` command that registered the revision, or "not Terraform (...)".
+
+    Terraform and `inv` tag a revision with the image they gave it; a pipeline that copies a
+    revision, tags included, with another image is therefore not taken for either.
+    """
+    by = _tag(tags, REGISTERED_BY_TAG)
+    if by and _tag(tags, IMAGE_TAG) == find_container(td, container).get("image"):
+        return "Terraform" if by == "terraform" else by
+    principal = td.get("registeredBy")  # AWS names the principal; the embedded AWS does not
+    return f"not Terraform ({principal})" if principal else "not Terraform"
+
+
+def register_copy(
+    ecs: Any, td: Mapping[str, Any], tags: list[dict[str, str]], container: str, image: str, *, by: str
+) -> str:
+    """Register a revision identical to `td` but for the image of one container; returns its ARN.
+
+    `by` (the command) goes into its registered-by tag, so no copy passes for Terraform's."""
     # Copy every field RegisterTaskDefinition accepts, as this botocore knows them, so a field
     # added to ECS later is carried over too; read-only fields (arn, revision, status...) drop out.
     accepted = ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
     params = {k: copy.deepcopy(v) for k, v in td.items() if k in accepted and v not in (None, [], {})}
     find_container(params, container)["image"] = image
-    user_tags = [t for t in tags if not t["key"].startswith("aws:")]  # aws: tags are reserved
-    if user_tags:
-        params["tags"] = user_tags
+    ours = (REGISTERED_BY_TAG, IMAGE_TAG)
+    # aws: tags are reserved; ours describe the revision they are on, not its copy
+    kept = [t for t in tags if not t["key"].startswith("aws:") and t["key"] not in ours]
+    marks = [{"key": REGISTERED_BY_TAG, "value": by}, {"key": IMAGE_TAG, "value": image}]
+    # An image reference too long for a tag value is not recorded (the copy then reads "not Terraform").
+    params["tags"] = [*kept, *(m for m in marks if _TAG_VALUE.match(m["value"]))]
     return ecs.register_task_definition(**params)["taskDefinition"]["taskDefinitionArn"]
 
 
-def prune(ecs: Any, family: str, keep: int, protected: set[str]) -> tuple[int, ...]:
-    """Deregister ACTIVE revisions beyond the newest `keep`, sparing the protected ones."""
-    doomed = [a for a in _active_revisions(ecs, family)[keep:] if td_name(a) not in protected]
+def prune(ecs: Any, family: str, keep: int, protected: set[str], *, newer_than: int | None = None) -> tuple[int, ...]:
+    """Deregister ACTIVE revisions beyond the newest `keep`, sparing the protected ones and any
+    revision newer than `newer_than` (registered, not released yet)."""
+    doomed = [
+        a
+        for a in active_revisions(ecs, family)[keep:]
+        if td_name(a) not in protected and (newer_than is None or (revision(a) or 0) <= newer_than)
+    ]
     done: list[int] = []
     for arn in doomed:
         try:

@@ -21,7 +21,9 @@ import pytest
 
 from stackops import environments
 from stackops.local import emulator
+from stackops.local.aws import client as faults
 from tests.conftest import run_inv
+from tests.e2e.ecs_support import Ecs, Snapshot, restore, snapshot
 
 
 @dataclass
@@ -102,3 +104,29 @@ def assert_only_state_backend_left(stack: LocalStack) -> None:
     # With nothing applied, the ECS commands say so instead of failing obscurely.
     refresh = run_inv("refresh", "--env", "local")
     assert refresh.returncode == 1 and "run inv apply --env local" in refresh.stderr, refresh.stderr
+
+
+# -- the ECS tests' fixtures (tests/e2e/ecs_support.py) -------------------------------------------
+@pytest.fixture
+def ecs(local_stack) -> Ecs:
+    return Ecs(local_stack)
+
+
+@pytest.fixture
+def restored(ecs, emulated_aws) -> Iterator[Snapshot]:
+    for key in ecs.layout["services"]:
+        ecs.steady(key)
+    before = snapshot(ecs)
+    yield before
+    faults.clear_faults(emulated_aws.endpoint)
+    restore(ecs, before)
+
+
+@pytest.fixture
+def endpoint(emulated_aws) -> Iterator[str]:
+    """The emulator's endpoint for fault injection; faults are cleared however the test ends."""
+    faults.clear_faults(emulated_aws.endpoint)
+    try:
+        yield emulated_aws.endpoint
+    finally:
+        faults.clear_faults(emulated_aws.endpoint)

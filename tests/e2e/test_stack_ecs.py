@@ -9,11 +9,8 @@ rollback tag is put back and no fault is left pending.
 
 from __future__ import annotations
 
-import copy
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,158 +19,9 @@ from stackops.ecs.rollouts import PREVIOUS_TAG
 from stackops.local.aws import client as faults
 from stackops.local.aws.ecs_deployments import CIRCUIT_BREAKER_REASON
 from tests.conftest import run_inv
+from tests.e2e.ecs_support import output_of, revision, snapshot, table_row
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
-
-SETTLE_TIMEOUT = 30.0
-
-
-def output_of(result) -> str:
-    return result.stdout + result.stderr
-
-
-def revision(arn: str) -> int:
-    return int(arn.rsplit(":", 1)[1])
-
-
-def table_row(stdout: str, service: str) -> str:
-    """The line of the `ECS services` table for one service."""
-    lines = [line for line in stdout.splitlines() if re.match(rf"^[│|]\s*{re.escape(service)}\s*[│|]", line)]
-    assert len(lines) == 1, f"no single row for {service} in:\n{stdout}"
-    return lines[0]
-
-
-class Ecs:
-    """The stack's ECS, read with boto3 (what the assertions compare against)."""
-
-    def __init__(self, local_stack) -> None:
-        self.client = local_stack.client("ecs")
-        self.layout = local_stack.outputs["ecs"]
-        self.cluster = self.layout["cluster"]
-
-    def name(self, key: str) -> str:
-        return self.layout["services"][key]["name"]
-
-    def family(self, key: str) -> str:
-        return self.layout["migrate"]["family"] if key == "migrate" else self.layout["services"][key]["family"]
-
-    @property
-    def families(self) -> list[str]:
-        return [self.family(key) for key in (*self.layout["services"], "migrate")]
-
-    def service(self, key: str) -> dict[str, Any]:
-        described = self.client.describe_services(cluster=self.cluster, services=[self.name(key)], include=["TAGS"])
-        return described["services"][0]
-
-    @staticmethod
-    def primary(service: dict[str, Any]) -> dict[str, Any]:
-        return next(d for d in service["deployments"] if d["status"] == "PRIMARY")
-
-    @staticmethod
-    def tag(service: dict[str, Any], key: str) -> str | None:
-        return next((t["value"] for t in service.get("tags") or [] if t["key"] == key), None)
-
-    def revisions(self, family: str, status: str = "ACTIVE") -> list[str]:
-        arns = self.client.list_task_definitions(familyPrefix=family, status=status)["taskDefinitionArns"]
-        return sorted((a for a in arns if a.rsplit("/", 1)[1].rpartition(":")[0] == family), key=revision)
-
-    def all_revisions(self, family: str) -> list[str]:
-        return sorted(self.revisions(family) + self.revisions(family, "INACTIVE"), key=revision)
-
-    def task_definition(self, arn: str) -> dict[str, Any]:
-        return self.client.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-
-    def steady(self, key: str) -> dict[str, Any]:
-        """Wait for one COMPLETED deployment that runs every desired task; return the service."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while True:
-            service = self.service(key)
-            primary = self.primary(service)
-            if (
-                len(service["deployments"]) == 1
-                and primary["rolloutState"] == "COMPLETED"
-                and primary["runningCount"] == primary["desiredCount"]
-            ):
-                return service
-            assert time.monotonic() < deadline, f"{key} not steady: {service['deployments']}"
-            time.sleep(0.3)
-
-    def register_copy(self, key: str, change) -> str:
-        """Register a copy of the family's latest revision with `change(params)` applied (an
-        application pipeline pushing a revision); return its ARN."""
-        response = self.client.describe_task_definition(taskDefinition=self.family(key), include=["TAGS"])
-        accepted = self.client.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
-        params = {k: copy.deepcopy(v) for k, v in response["taskDefinition"].items() if k in accepted and v}
-        if response.get("tags"):
-            params["tags"] = response["tags"]
-        change(params)
-        return self.client.register_task_definition(**params)["taskDefinition"]["taskDefinitionArn"]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    task_definitions: dict[str, str]  # service key -> the revision it runs
-    previous_tags: dict[str, str | None]
-    deployments: dict[str, str]  # service key -> PRIMARY deployment id
-    revisions: dict[str, list[str]]  # family -> every revision, ACTIVE and INACTIVE
-
-
-def snapshot(ecs: Ecs) -> Snapshot:
-    services = {key: ecs.service(key) for key in ecs.layout["services"]}
-    return Snapshot(
-        task_definitions={key: s["taskDefinition"] for key, s in services.items()},
-        previous_tags={key: ecs.tag(s, PREVIOUS_TAG) for key, s in services.items()},
-        deployments={key: ecs.primary(s)["id"] for key, s in services.items()},
-        revisions={family: ecs.all_revisions(family) for family in ecs.families},
-    )
-
-
-def restore(ecs: Ecs, before: Snapshot) -> None:
-    for key, task_definition in before.task_definitions.items():
-        service = ecs.service(key)
-        primary = ecs.primary(service)
-        settled = len(service["deployments"]) == 1 and primary["rolloutState"] == "COMPLETED"
-        if service["taskDefinition"] != task_definition or not settled:
-            ecs.client.update_service(
-                cluster=ecs.cluster, service=ecs.name(key), taskDefinition=task_definition, forceNewDeployment=True
-            )
-            ecs.steady(key)
-        tag = ecs.tag(ecs.service(key), PREVIOUS_TAG)
-        if tag != before.previous_tags[key]:
-            if before.previous_tags[key] is None:
-                ecs.client.untag_resource(resourceArn=service["serviceArn"], tagKeys=[PREVIOUS_TAG])
-            else:
-                ecs.client.tag_resource(
-                    resourceArn=service["serviceArn"], tags=[{"key": PREVIOUS_TAG, "value": before.previous_tags[key]}]
-                )
-    for family, known in before.revisions.items():
-        for arn in set(ecs.revisions(family)) - set(known):
-            ecs.client.deregister_task_definition(taskDefinition=arn)
-
-
-@pytest.fixture
-def ecs(local_stack) -> Ecs:
-    return Ecs(local_stack)
-
-
-@pytest.fixture(autouse=True)
-def restored(ecs, emulated_aws) -> Iterator[Snapshot]:
-    for key in ecs.layout["services"]:
-        ecs.steady(key)
-    before = snapshot(ecs)
-    yield before
-    faults.clear_faults(emulated_aws.endpoint)
-    restore(ecs, before)
-
-
-@pytest.fixture
-def endpoint(emulated_aws) -> Iterator[str]:
-    """The emulator's endpoint for fault injection; faults are cleared however the test ends."""
-    faults.clear_faults(emulated_aws.endpoint)
-    try:
-        yield emulated_aws.endpoint
-    finally:
-        faults.clear_faults(emulated_aws.endpoint)
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack"), pytest.mark.usefixtures("restored")]
 
 
 # -- refresh ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from functools import partial
 
 import pytest
 
+from stackops.ecs.image_retention import KEEP_TAG_PREFIX
 from tests.planner import Plan, once_per_session, plan_instances
 
 INSTANCES = {
@@ -39,12 +40,18 @@ def test_one_scanned_encrypted_repository_per_name(plans, instance):
 
 
 @pytest.mark.parametrize("instance", INSTANCES)
-def test_lifecycle_keeps_the_newest_n_images(plans, instance):
+def test_lifecycle_keeps_the_newest_n_images_and_every_image_a_kept_revision_uses(plans, instance):
     for name in INSTANCES[instance]["names"]:
-        [rule] = lifecycle_rules(plans[instance], name)
-        assert rule["selection"] == {
+        keep, newest = lifecycle_rules(plans[instance], name)
+        # ECR evaluates rules by priority; an image a higher-priority rule's tag selection matches
+        # cannot be expired by a lower one, and the `any` rule must have the highest number.
+        assert (keep["rulePriority"], newest["rulePriority"]) == (1, 2)
+        assert keep["selection"]["tagStatus"] == "tagged"
+        assert keep["selection"]["tagPrefixList"] == [KEEP_TAG_PREFIX]  # what `inv` tags them with
+        assert keep["selection"]["countNumber"] >= 1000
+        assert newest["selection"] == {
             "tagStatus": "any",
             "countType": "imageCountMoreThan",
             "countNumber": KEEP[instance],
         }
-        assert rule["action"] == {"type": "expire"}
+        assert keep["action"] == newest["action"] == {"type": "expire"}

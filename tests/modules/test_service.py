@@ -17,6 +17,7 @@ INPUTS = {
     "cluster_arn": "arn:aws:ecs:eu-west-2:111111111111:cluster/exii-test",
     "cluster_name": "exii-test",
     "container_definitions": json.dumps(CONTAINERS),
+    "image": "django:latest",
     "container_name": "django",
     "container_port": 8000,
     "cpu": 512,
@@ -51,6 +52,15 @@ def test_task_definition_is_fargate_awsvpc_with_the_given_roles(plan):
         INPUTS["task_role_arn"],
     )
     assert json.loads(task["container_definitions"]) == CONTAINERS
+
+
+def test_task_definitions_are_shared_with_the_pipelines(plan):
+    task = plan.one("aws_ecs_task_definition")
+    # Compared with the family's latest ACTIVE revision (a pipeline's is no drift), and a
+    # replaced revision stays registered (a service may run it, a rollback may need it).
+    assert (task["track_latest"], task["skip_destroy"]) == (True, True)
+    # Marked as Terraform's, with the image it was given (how `inv` tells it from a copy).
+    assert task["tags"] == {"stackops:registered-by": "terraform", "stackops:image": INPUTS["image"]}
 
 
 def test_service_runs_on_fargate_in_the_private_subnets_without_a_public_ip(plan):

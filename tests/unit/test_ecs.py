@@ -40,6 +40,7 @@ from stackops.ecs.refresh import refresh
 from stackops.ecs.results import Outcome, print_results, raise_on_failure
 from stackops.ecs.rollback import rollback
 from stackops.ecs.rollouts import PREVIOUS_TAG
+from stackops.ecs.task_definitions import IMAGE_TAG, REGISTERED_BY_TAG
 from stackops.errors import OpsError
 
 REGION = "eu-west-2"
@@ -536,7 +537,13 @@ def test_deploy_registers_copy_with_only_the_image_changed(
     new, new_tags = _definition(stack.ecs, "exii-test-django:2")
     assert new["containerDefinitions"][0].pop("image") == f"{REPO}/django:v2"
     old["containerDefinitions"][0].pop("image")
-    assert new == old and new_tags == old_tags
+    assert new == old
+    # The tags are copied, plus who registered the copy and with which image.
+    assert new_tags == [
+        *old_tags,
+        {"key": REGISTERED_BY_TAG, "value": "inv deploy"},
+        {"key": IMAGE_TAG, "value": f"{REPO}/django:v2"},
+    ]
     assert {"taskRoleArn", "executionRoleArn", "volumes", "cpu", "memory"} <= new.keys()
     assert stack.running("django") == "exii-test-django:2"
     assert stack.active("exii-test-migrate") == [1]  # no --migrate: the migrate family is untouched

@@ -124,3 +124,33 @@ def test_scalable_targets_keep_their_tags(patched):
     client.tag_resource(ResourceARN=arn, Tags={"Stage": "local"})
     client.untag_resource(ResourceARN=arn, TagKeys=["Project"])
     assert client.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Stage": "local"}
+
+
+@mock_aws
+def test_a_family_without_a_revision_names_its_latest_active_revision(monkeypatch):
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    from stackops.local.aws import ecs as emulated_ecs
+
+    monkeypatch.setattr(
+        EC2ContainerServiceBackend, "describe_task_definition", EC2ContainerServiceBackend.describe_task_definition
+    )
+    emulated_ecs.install_latest_active_revision()
+    client = boto3.client("ecs", region_name="eu-west-2")
+    containers = [{"name": "app", "image": "app:1", "memory": 64}]
+    arns = [
+        client.register_task_definition(family="f", containerDefinitions=containers)["taskDefinition"][
+            "taskDefinitionArn"
+        ]
+        for _ in range(3)
+    ]
+    client.deregister_task_definition(taskDefinition=arns[2])
+
+    # ECS: "If a revision isn't specified, the latest ACTIVE revision is used."
+    assert client.describe_task_definition(taskDefinition="f")["taskDefinition"]["revision"] == 2
+    # A revision asked for by number is still found, INACTIVE or not.
+    assert client.describe_task_definition(taskDefinition="f:3")["taskDefinition"]["status"] == "INACTIVE"
+    for arn in arns[:2]:
+        client.deregister_task_definition(taskDefinition=arn)
+    with pytest.raises(client.exceptions.ClientException):
+        client.describe_task_definition(taskDefinition="f")

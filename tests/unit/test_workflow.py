@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -578,8 +578,16 @@ class RecordingStack:
         self.calls: list[tuple[str, Any]] = []
         self.plans: list[PlanResult] = []
 
-    def plan(self, *, destroy: bool = False) -> PlanResult:
+    @property
+    def data_dir(self) -> Path:
+        return self.folder
+
+    def outputs(self) -> dict[str, Any]:
+        return {}  # nothing applied yet: no service runs an image
+
+    def plan(self, *, destroy: bool = False, extra: Sequence[str] = ()) -> PlanResult:
         self.calls.append(("plan", destroy))
+        self.extra = list(extra)
         path = self.folder / f"{len(self.plans)}.tfplan"
         path.write_text("plan")
         summary = PlanSummary.from_plan_json(PLAN_JSON) if self.has_changes else None
@@ -680,9 +688,11 @@ def test_passthrough_adds_the_var_file_where_it_applies(stack: Callable[..., Rec
     stack_ops.passthrough(dev, ["plan", "-target=x"])
     stack_ops.passthrough(dev, ["state", "list"])
     stack_ops.passthrough(dev, ["validate"])
+    images = tf.folder / "running-images.tfvars.json"
     assert [args for _, args in tf.calls] == [
-        ("plan", "-var-file=x.tfvars", "-target=x"), ("state", "list"), ("validate",),
+        ("plan", "-var-file=x.tfvars", f"-var-file={images}", "-target=x"), ("state", "list"), ("validate",),
     ]  # fmt: skip
+    assert json.loads(images.read_text()) == {"running_images": {}}  # nothing runs yet
 
 
 def test_open_environment_runs_the_guard_unless_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,6 +33,12 @@ What `install()` patches, and why each patch is the narrowest found:
    ENI is deleted. A missing log group fails the task as ECS does (ResourceInitializationError).
    moto's own state manager no longer moves these tasks.
 
+5. `describe_task_definition` given a family without a revision: the family's latest ACTIVE
+   revision, as ECS answers. moto returns the highest revision even when it is INACTIVE, so a
+   revision deregistered by `inv deploy` (after ECS rolled it back) or by pruning looked like the
+   family's latest: Terraform's `track_latest` read it, saw INACTIVE and planned a new revision.
+   Installed on its own by `install_latest_active_revision` (the unit tests apply just this one).
+
 Faults, each consumed by the first deployment or task that can use it (`FAULTS`, or over HTTP at
 /_stack/ecs/faults):
 
@@ -184,6 +190,7 @@ def install() -> None:
                 release_network(task)
         return task
 
+    install_latest_active_revision()
     backend_cls._calculate_task_resource_requirements = staticmethod(calculate_task_resource_requirements)
     NetworkInterfaceBackend.create_network_interface = create_network_interface  # type: ignore[method-assign]
     backend_cls.create_service = create_service
@@ -192,3 +199,26 @@ def install() -> None:
     backend_cls.run_task = run_task
     backend_cls.stop_task = stop_task
     _installed = True
+
+
+def install_latest_active_revision() -> None:
+    """Patch 5: a family without a revision means its latest ACTIVE revision (idempotent)."""
+    from moto.ecs.exceptions import TaskDefinitionNotFoundException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    backend_cls: Any = EC2ContainerServiceBackend
+    if getattr(backend_cls.describe_task_definition, "_stackops_latest_active", False):
+        return
+    original = backend_cls.describe_task_definition
+
+    def describe_task_definition(self: Any, task_definition_str: str) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" in name:
+            return original(self, task_definition_str)
+        active = [rev for rev, td in self.task_definitions.get(name, {}).items() if td.status == "ACTIVE"]
+        if not active:
+            raise TaskDefinitionNotFoundException()
+        return self.task_definitions[name][max(active)]
+
+    describe_task_definition._stackops_latest_active = True  # type: ignore[attr-defined]
+    backend_cls.describe_task_definition = describe_task_definition
