@@ -154,7 +154,7 @@ def apply(
                 f" (--no-rollout): inv refresh --env {env.name} --service {change.service} rolls it out"
             )
     elif changes:
-        layout = EcsLayout.from_state(tf.show_json(), env=env.name)
+        layout = EcsLayout.from_state(tf.state(), env=env.name)
         session = env.session()
         results = roll_out(session, layout, changes, inputs.images, timeout=timeout)
         retain_images(session, layout)
@@ -193,4 +193,4 @@ def passthrough(env: Environment, args: Sequence[str]) -> int:
 def ecs_layout(env: Environment) -> EcsLayout:
     """The services, task definition families and cluster Terraform created (its `ecs` output),
     and the revision its state tracks per family; one read of the state."""
-    return EcsLayout.from_state(stack(env).show_json(), env=env.name)
+    return EcsLayout.from_state(stack(env).state(), env=env.name)

@@ -338,6 +338,10 @@ class Terraform:
         finally:
             plan.path.unlink(missing_ok=True)
 
+    def state(self) -> dict[str, Any]:
+        """The raw state (`terraform state pull`); {} when there is none yet."""
+        return json.loads(self.run("state", "pull", capture=True).stdout or "{}")
+
     def outputs(self) -> dict[str, Any]:
         raw = json.loads(self.run("output", "-json", capture=True).stdout or "{}")
         return {name: item.get("value") for name, item in raw.items()}

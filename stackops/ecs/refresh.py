@@ -36,16 +36,15 @@ def refresh(
     check_keep(keep_revisions)
     refs = [layout.service(service)] if service else list(layout.services.values())
     ecs = session.client("ecs")
-    services = {}
-    with aws_errors("refresh"):
-        for ref in refs:
-            services[ref.key] = describe_service(ecs, layout, ref)
-        if not force:
-            print_pending([p for ref in refs for p in pending(ecs, ref, services[ref.key]["taskDefinition"])])
+    if not force:  # what it will move to, before it moves
+        with aws_errors("refresh"):
+            print_pending(
+                [p for ref in refs for p in pending(ecs, ref, describe_service(ecs, layout, ref)["taskDefinition"])]
+            )
     results = []
     for ref in refs:
         with aws_errors(f"refresh {ref.key}"):
-            svc = services[ref.key]
+            svc = describe_service(ecs, layout, ref)  # now: an earlier service's rollout took time
             current = svc["taskDefinition"]
             target = current if force else latest_arn(ecs, ref.family)
             if td_name(target) == td_name(current) and not force:

@@ -30,12 +30,9 @@ def test_refresh_rolls_a_pushed_revision(ecs, restored):
     n = revision(running)
     assert running == ecs.revisions(ecs.family("django"))[-1]  # the latest runs
 
-    def release(params: dict[str, Any]) -> None:
+    def release(params: dict[str, Any]) -> None:  # what a pipeline changes: the image
         container = params["containerDefinitions"][0]
-        container["environment"] = [
-            {"name": e["name"], "value": "release-2" if e["name"] == "STAGE" else e["value"]}
-            for e in container["environment"]
-        ]
+        container["image"] = container["image"].rsplit(":", 1)[0] + ":release-2"
 
     pushed = ecs.register_copy("django", release)
     assert revision(pushed) == n + 1
@@ -47,11 +44,7 @@ def test_refresh_rolls_a_pushed_revision(ecs, restored):
     service = ecs.steady("django")
     assert service["taskDefinition"] == pushed
     assert ecs.tag(service, PREVIOUS_TAG) == running  # what `inv rollback` goes back to
-    stage = {
-        e["name"]: e["value"]
-        for e in ecs.task_definition(service["taskDefinition"])["containerDefinitions"][0]["environment"]
-    }["STAGE"]
-    assert stage == "release-2"
+    assert ecs.task_definition(service["taskDefinition"])["containerDefinitions"][0]["image"].endswith(":release-2")
     assert ecs.service("concept")["taskDefinition"] == restored.task_definitions["concept"]  # only django
 
     # Everything already runs the latest revision: nothing to do.
@@ -63,7 +56,7 @@ def test_refresh_rolls_a_pushed_revision(ecs, restored):
         assert ecs.primary(ecs.service(key))["id"] == deployments[key]
     assert ecs.service("django")["taskDefinition"] == pushed
 
-    # The rollback record is the tooling's: Terraform sees no drift after a refresh.
+    # The rollback record is the tooling's, the image the pipeline's: no drift after a refresh.
     drift = run_inv("drift", "--env", "local")
     assert drift.returncode == 0, output_of(drift)[-3000:]
 

@@ -31,5 +31,6 @@ def test_a_scanned_repository_per_job_keeping_the_newest_images(plan):
     policies = plan.of_type("aws_ecr_lifecycle_policy")
     assert sorted(p["repository"] for p in policies.values()) == ["import", "report"]
     for policy in policies.values():
-        [rule] = json.loads(policy["policy"])["rules"]
-        assert rule["selection"]["countNumber"] == 10
+        kept, newest = json.loads(policy["policy"])["rules"]  # modules/ecr: kept revisions' images, then the newest N
+        assert kept["selection"]["tagPrefixList"] == ["stackops-keep-"]
+        assert newest["selection"]["countNumber"] == 10

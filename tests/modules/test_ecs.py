@@ -94,9 +94,10 @@ def test_repositories_scan_on_push_and_keep_the_newest_images(plans, instance, k
     policies = plan.of_type("aws_ecr_lifecycle_policy")
     assert sorted(p["repository"] for p in policies.values()) == INSTANCES[instance]["repositories"]
     for policy in policies.values():
-        [rule] = json.loads(policy["policy"])["rules"]
-        assert (rule["selection"]["countType"], rule["selection"]["countNumber"]) == ("imageCountMoreThan", keep)
-        assert rule["action"]["type"] == "expire"
+        kept, newest = json.loads(policy["policy"])["rules"]  # modules/ecr: kept revisions' images, then the newest N
+        assert kept["selection"]["tagPrefixList"] == ["stackops-keep-"]
+        assert (newest["selection"]["countType"], newest["selection"]["countNumber"]) == ("imageCountMoreThan", keep)
+        assert newest["action"]["type"] == "expire"
 
 
 @pytest.mark.parametrize(("instance", "days"), [("prod", 14), ("dev", 30)])

@@ -187,3 +187,31 @@ def test_a_copy_records_only_tag_values_ecs_accepts() -> None:
         assert (copied.get(IMAGE_TAG) == image) is recorded
         # ECS: letters, numbers, spaces and _ . : / = + - @, at most 256 characters (moto checks nothing)
         assert all(re.fullmatch(r"[\w\s.:/=+\-@]{0,256}", value) for value in copied.values())
+
+
+def test_the_layout_reads_the_tracked_revisions_from_the_raw_state() -> None:
+    ecs_output = {
+        "cluster": "exii-dev",
+        "services": {"django": {"name": "exii-dev-django", "family": "exii-dev-django", "container": "django"}},
+        "migrate": {
+            "family": "exii-dev-migrate",
+            "container": "migrate",
+            "network_from": "django",
+            "image_from": "django",
+        },
+    }
+    arn = "arn:aws:ecs:eu-west-2:111122223333:task-definition/exii-dev-django:7"
+    state = {  # `terraform state pull`, format version 4
+        "version": 4,
+        "outputs": {"ecs": {"value": ecs_output, "type": ["object", {}]}},
+        "resources": [
+            {"module": 'module.service["django"]', "mode": "managed", "type": "aws_ecs_task_definition",
+             "name": "this", "instances": [{"attributes": {"family": "exii-dev-django", "arn": arn}}]},
+            {"mode": "data", "type": "aws_ecs_task_definition", "name": "x",
+             "instances": [{"attributes": {"family": "other", "arn": "arn:other:1"}}]},
+        ],
+    }  # fmt: skip
+    layout = EcsLayout.from_state(state, env="dev")
+    assert layout.terraform_revisions == {"exii-dev-django": arn}
+    assert layout.tracked("exii-dev-django") == {"exii-dev-django:7"} and layout.tracked("exii-dev-migrate") == set()
+    assert layout.migrate is not None and layout.migrate.image_from == "django"
