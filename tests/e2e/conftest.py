@@ -130,3 +130,15 @@ def endpoint(emulated_aws) -> Iterator[str]:
         yield emulated_aws.endpoint
     finally:
         faults.clear_faults(emulated_aws.endpoint)
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Record whether a test's body failed, for fixtures that repair only what a failure left."""
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
