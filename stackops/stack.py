@@ -17,7 +17,6 @@ from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.sync import missing_secrets
 from stackops.bootstrap import bucket_exists
 from stackops.confirm import confirm
-from stackops.ecs.image_retention import retain_images
 from stackops.ecs.layout import EcsLayout
 from stackops.ecs.results import print_results, raise_on_failure
 from stackops.ecs.terraform_revisions import new_revisions, refuse_to_shadow_unreleased, roll_out, running_images
@@ -155,9 +154,7 @@ def apply(
             )
     elif changes:
         layout = EcsLayout.from_state(tf.state(), env=env.name)
-        session = env.session()
-        results = roll_out(session, layout, changes, inputs.images, timeout=timeout)
-        retain_images(session, layout)
+        results = roll_out(env.session(), layout, changes, inputs.images, timeout=timeout)
         print_results(results)
         raise_on_failure(results)
     return True

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackops.ecs.task_definitions import td_name
 from stackops.errors import OpsError
 
 
@@ -94,7 +95,7 @@ class EcsLayout:
     def tracked(self, family: str) -> set[str]:
         """`{family:revision}` of the revision Terraform's state tracks, for pruning to spare."""
         arn = self.terraform_revisions.get(family)
-        return {arn.rsplit("/", 1)[-1]} if arn else set()
+        return {td_name(arn)} if arn else set()
 
     def service(self, name: str) -> ServiceRef:
         """A service by its key (concept) or its ECS name; OpsError listing the known ones."""

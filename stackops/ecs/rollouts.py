@@ -27,6 +27,7 @@ from stackops.ecs.task_definitions import (
     register_copy,
     revision,
     revision_image,
+    tag_value,
     td_name,
 )
 from stackops.errors import OpsError
@@ -50,7 +51,7 @@ def describe_service(ecs: Any, layout: EcsLayout, ref: ServiceRef, *, tags: bool
 
 
 def tag(service: Mapping[str, Any], key: str) -> str | None:
-    return next((t["value"] for t in service.get("tags") or [] if t.get("key") == key), None)
+    return tag_value(service.get("tags") or [], key)
 
 
 def _kept(ecs: Any, layout: EcsLayout, family: str) -> tuple[set[str], int]:

@@ -71,7 +71,8 @@ def revision_image(ecs: Any, arn: str | None, container: str) -> str | None:
     return find_container(td, container).get("image")
 
 
-def _tag(tags: list[dict[str, str]], key: str) -> str | None:
+def tag_value(tags: list[dict[str, str]], key: str) -> str | None:
+    """The value of tag `key` in an ECS tag list ([{"key": ..., "value": ...}]), if it is there."""
     return next((t["value"] for t in tags if t.get("key") == key), None)
 
 
@@ -81,8 +82,8 @@ def registered_by(td: Mapping[str, Any], tags: list[dict[str, str]], container: 
     Terraform and `inv` tag a revision with the image they gave it; a pipeline that copies a
     revision, tags included, with another image is therefore not taken for either.
     """
-    by = _tag(tags, REGISTERED_BY_TAG)
-    if by and _tag(tags, IMAGE_TAG) == find_container(td, container).get("image"):
+    by = tag_value(tags, REGISTERED_BY_TAG)
+    if by and tag_value(tags, IMAGE_TAG) == find_container(td, container).get("image"):
         return "Terraform" if by == "terraform" else by
     principal = td.get("registeredBy")  # AWS names the principal; the embedded AWS does not
     return f"not Terraform ({principal})" if principal else "not Terraform"

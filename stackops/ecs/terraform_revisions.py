@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 
+from stackops.ecs.image_retention import retain_images
 from stackops.ecs.layout import EcsLayout
 from stackops.ecs.pending import pending
 from stackops.ecs.results import Outcome, RolloutResult, image_change, image_suffix
@@ -140,4 +141,5 @@ def roll_out(
             continue
         # A failure keeps ECS's reason as its detail; a success says what changed.
         results.append(result if not result.ok else dataclasses.replace(result, detail=detail))
+    retain_images(session, layout)
     return results
