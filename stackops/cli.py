@@ -25,7 +25,7 @@ def point_at_emulator(env: Environment) -> None:
     if env.emulated:
         from stackops.local import emulator
 
-        emulator.activate()
+        emulator.activate(profiles=bool(env.profile or env.master_profile))
 
 
 def open_environment(name: str | None, *, guard: bool = True) -> Environment:

@@ -125,7 +125,24 @@ def test_missing_backend_is_named(tree: Path) -> None:
         environments.load("dev", root=tree)
 
 
-@pytest.mark.parametrize("key", ["account_id", "profile", "master_account_id"])
+def test_profiles_are_optional_the_default_chain_then(tree: Path) -> None:
+    tfvars = tree / "environments" / "dev" / "variables.tfvars"
+    kept = [line for line in tfvars.read_text().splitlines() if not line.startswith(("profile ", "master_profile "))]
+    tfvars.write_text("\n".join(kept))
+    backend = tree / "environments" / "dev" / "backend.hcl"
+    role = "arn:aws:iam::000000000000:role/terraform-state"
+    backend.write_text(
+        "\n".join(line for line in backend.read_text().splitlines() if not line.startswith("profile "))
+        + f'\nassume_role = {{\n  role_arn = "{role}"\n}}\n'
+    )
+    dev = environments.load("dev", root=tree)
+    assert (dev.profile, dev.master_profile, dev.master_role_arn) == (None, None, role)
+    assert dev.credentials_label() == "the default credential chain"
+    assert dev.credentials_label(master=True) == f"the default credential chain assuming {role}"
+    assert environments.load("dev").credentials_label(master=True) == "profile 'exiimaster'"
+
+
+@pytest.mark.parametrize("key", ["account_id", "master_account_id"])
 def test_a_required_variable_left_out_is_named(tree: Path, key: str) -> None:
     path = tree / "environments" / "dev" / "variables.tfvars"
     path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith(f"{key} ")))
