@@ -4,6 +4,14 @@ tf-init's own state is kept under .state/bootstrap/<master account>/ and is reco
 when it is missing (a new laptop, a CI runner) and the bucket or table already exist, they are
 imported instead of failing. An adopted bucket's settings are checked and every difference from
 what tf-init declares is reported before the plan asks to change it.
+
+The state bucket must be the master account's own. Bucket names are global: anyone can create
+a bucket of that name first ("namesquatting"), and Terraform's S3 backend would then read and
+write every environment's state there, since it never checks a bucket's owner. So every S3 call
+this tool makes on the state bucket carries ExpectedBucketOwner = the declared master account
+(`state_bucket_client`), to which S3 answers 403 Access Denied when another account owns the
+bucket, and `state_bucket_exists` turns that answer into a refusal (exit 2) before Terraform runs
+(bootstrap, and every plan/apply/drift/output/tf through stackops.stack.require_state_bucket).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from rich.table import Table
 from stackops import environments, ui
 from stackops.confirm import confirm
 from stackops.environments import Environment
-from stackops.errors import OpsError
+from stackops.errors import OpsError, Refused
 from stackops.guard import check_accounts
 from stackops.paths import state_root
 from stackops.report import print_plan_summary
@@ -65,14 +73,76 @@ def shared_backend_environment() -> str:
     return real[0].name
 
 
-def bucket_exists(s3: Any, bucket: str) -> bool:
+OWNER_PARAMETER = "ExpectedBucketOwner"
+NOT_FOUND = ("404", "NoSuchBucket", "NotFound")
+FORBIDDEN = ("403", "AccessDenied", "Forbidden")
+
+
+def state_bucket_client(env: Environment) -> Any:
+    """The master account's S3 client; each of its calls on the state bucket names the expected owner.
+
+    ExpectedBucketOwner = the declared master account goes into every operation that takes it (all
+    but CreateBucket and ListBuckets, where S3 ignores it), so S3 refuses with 403 Access Denied
+    instead of serving a bucket of another account, even one whose policy lets the master account
+    in. (moto itself ignores the parameter: the embedded AWS learns it in stackops/local/aws/s3_ownership.py.)
+    """
+    s3 = env.session(master=True).client("s3")
+    bucket, owner = env.state_bucket, env.master_account_id
+
+    def expect_owner(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("Bucket") == bucket and OWNER_PARAMETER in model.input_shape.members:
+            params.setdefault(OWNER_PARAMETER, owner)
+
+    s3.meta.events.register("provide-client-params.s3", expect_owner)
+    return s3
+
+
+def _listed_by_master(s3: Any, bucket: str) -> bool | None:
+    """Whether the master account's ListBuckets (its own buckets only) names `bucket`; None if not allowed."""
     try:
-        s3.head_bucket(Bucket=bucket)
+        listed = s3.list_buckets(Prefix=bucket).get("Buckets", [])
+    except botocore.exceptions.ClientError:
+        return None
+    return any(item.get("Name") == bucket for item in listed)
+
+
+def state_bucket_exists(env: Environment, s3: Any | None = None) -> bool:
+    """True when the state bucket exists and the master account owns it, False when it does not exist.
+
+    HeadBucket with the expected owner answers 200 (ours), 404 (no such bucket) or 403: another
+    account owns it, or the master profile may not read it (S3 does not say which; HEAD answers have
+    no body). The master account's ListBuckets tells them apart. Another account's bucket is refused
+    (exit 2) naming the fix; our own unreadable bucket is an OpsError naming the permission.
+    """
+    s3 = s3 if s3 is not None else state_bucket_client(env)
+    bucket, owner = env.state_bucket, env.master_account_id
+    try:
+        s3.head_bucket(Bucket=bucket)  # the client adds ExpectedBucketOwner
         return True
     except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+        code = exc.response.get("Error", {}).get("Code")
+        if code in NOT_FOUND:
             return False
-        raise
+        if code not in FORBIDDEN:
+            raise
+    listed = _listed_by_master(s3, bucket)
+    if listed:
+        raise OpsError(
+            f"the state bucket {bucket} is the master account {owner}'s, but profile {env.master_profile!r} "
+            f"may not read it (HeadBucket: 403 Access Denied): allow it s3:ListBucket on arn:aws:s3:::{bucket} "
+            "and s3:GetObject/PutObject/DeleteObject on the state objects"
+        )
+    unsure = ""
+    if listed is None:
+        unsure = f" (or profile {env.master_profile!r} may neither read it nor list the account's buckets to tell)"
+    raise Refused(
+        f"refused: the state bucket {bucket} is not owned by the master account {owner} declared in "
+        f"environments/{env.name}/variables.tfvars: S3 answered 403 Access Denied to ExpectedBucketOwner={owner}, "
+        f"so another AWS account owns that name{unsure} (bucket names are global: whoever creates one first "
+        'holds it). Nothing was read or changed. Choose another name: set bucket = "NAME" in '
+        f"environments/{env.name}/backend.hcl (and in every environment sharing this backend; inv bootstrap "
+        f"passes it to tf-init as its bucket variable), then run inv bootstrap --env {env.name}"
+    )
 
 
 def table_exists(dynamodb: Any, table: str) -> bool:
@@ -84,7 +154,9 @@ def table_exists(dynamodb: Any, table: str) -> bool:
 
 
 def bucket_differences(s3: Any, bucket: str) -> list[str]:
-    """What an existing state bucket lacks compared with tf-init/ (reported, not silently rewritten)."""
+    """What an existing state bucket lacks compared with tf-init/ (reported, not silently rewritten).
+
+    `s3` is `state_bucket_client(env)`: each of these reads names the expected owner too."""
     differences = []
     if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
         differences.append("versioning is not enabled")
@@ -116,13 +188,15 @@ def _denies_insecure_transport(s3: Any, bucket: str) -> bool:
     return False
 
 
-def adopt_existing(env: Environment, tf: Terraform) -> list[str]:
-    """Import a bucket/table that exist but are not in tf-init's state; return the bucket's differences."""
-    session = env.session(master=True)
-    s3, dynamodb = session.client("s3"), session.client("dynamodb")
+def adopt_existing(env: Environment, tf: Terraform, s3: Any, bucket_found: bool) -> list[str]:
+    """Import a bucket/table that exist but are not in tf-init's state; return the bucket's differences.
+
+    `bucket_found` is `state_bucket_exists`'s answer: the bucket exists and the master account owns it.
+    """
+    dynamodb = env.session(master=True).client("dynamodb")
     in_state = set(tf.state_resources())
     differences: list[str] = []
-    if "aws_s3_bucket.state" not in in_state and bucket_exists(s3, env.state_bucket):
+    if "aws_s3_bucket.state" not in in_state and bucket_found:
         ui.err.print(f"State bucket {env.state_bucket} exists: adopting it (terraform import)")
         differences = bucket_differences(s3, env.state_bucket)
         tf.run("import", "-input=false", *tf.var_args(), "aws_s3_bucket.state", env.state_bucket, capture=True)
@@ -135,9 +209,13 @@ def adopt_existing(env: Environment, tf: Terraform) -> list[str]:
 def bootstrap(env: Environment, *, yes: bool = False, ask: Any = input) -> None:
     """Create or adopt the state bucket and lock table; idempotent (a second run changes nothing)."""
     check_accounts(env, environment=False)  # only the state account is touched
+    s3 = state_bucket_client(env)
+    # Before Terraform runs, and whether or not tf-init's state already holds the bucket: a bucket
+    # of another account is refused (exit 2), never imported, planned against or written to.
+    bucket_found = state_bucket_exists(env, s3)
     tf = tf_init(env)
     tf.init()
-    differences = adopt_existing(env, tf)
+    differences = adopt_existing(env, tf, s3, bucket_found)
     if differences:
         table = Table(title=f"existing state bucket {env.state_bucket} differs from tf-init/")
         table.add_column("setting")

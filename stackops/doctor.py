@@ -7,9 +7,11 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import botocore.exceptions
 from rich.table import Table
 
 from stackops import environments, ui
+from stackops.bootstrap import state_bucket_exists
 from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.guard import caller_account, declared_accounts
@@ -61,11 +63,11 @@ def environment_checks(env: Environment, prepare: Callable[[Environment], None] 
     except OpsError as exc:
         checks.append(Check(f"{env.name}: emulator", False, str(exc)))
         return checks
+    master_ok = False
     for master, expected in declared_accounts(env):
         profile = env.master_profile if master else env.profile
-        label = f"{env.name}: " + (
-            f"profile {profile}" if profile else "default credential chain" + " (state)" * master
-        )
+        source = f"profile {profile}" if profile else "default credential chain" + " (state)" * master
+        label = f"{env.name}: {source}"
         try:
             actual = caller_account(env.session(master=master), env.credentials_label(master=master), profile)
         except OpsError as exc:
@@ -73,9 +75,26 @@ def environment_checks(env: Environment, prepare: Callable[[Environment], None] 
             continue
         if actual == expected:
             checks.append(Check(label, True, f"account {actual}"))
+            master_ok = master_ok or master
         else:
             checks.append(Check(label, False, f"account {actual}, expected {expected}: fix the profile or the tfvars"))
+    if master_ok:  # the bucket is asked about only as the declared master account
+        checks.append(state_bucket_check(env))
     return checks
+
+
+def state_bucket_check(env: Environment) -> Check:
+    """The state bucket exists and is the master account's own (asked with ExpectedBucketOwner)."""
+    label = f"{env.name}: state bucket {env.state_bucket}"
+    try:
+        found = state_bucket_exists(env)
+    except OpsError as exc:  # Refused too: another account owns the name
+        return Check(label, False, str(exc).removeprefix("refused: "))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:  # a failed check, not a crash
+        return Check(label, False, f"cannot check it: {exc}")
+    if found:
+        return Check(label, True, f"owned by the master account {env.master_account_id}")
+    return Check(label, False, f"does not exist yet: run inv bootstrap --env {env.name}")
 
 
 def run(name: str | None = None, prepare: Callable[[Environment], None] = lambda env: None) -> int:

@@ -26,6 +26,11 @@ _REQUIRED = ("stage", "region", "account_id", "master_account_id", "zone_name", 
              "backend_prefix")  # fmt: skip
 
 
+def default_state_bucket(project: str, master_account_id: str) -> str:
+    """The state bucket's name when backend.hcl does not set one."""
+    return f"{project}-terraform-state-{master_account_id}"
+
+
 def environments_dir(root: Path = ROOT) -> Path:
     return root / "environments"
 
@@ -127,7 +132,17 @@ class Environment:
 
     @property
     def state_bucket(self) -> str:
-        return str(self.backend["bucket"])
+        """The state bucket: backend.hcl's `bucket` when it sets one (an existing deployment keeps
+        its name so), else `<project>-terraform-state-<master account id>`. The one place the name
+        is decided: Terraform's init gets it as `-backend-config=bucket=...`, tf-init as its `bucket`
+        variable. The account id makes the default a name nobody else is likely to hold already
+        (bucket names are global); the owner is checked all the same (stackops.bootstrap)."""
+        return str(self.backend.get("bucket") or default_state_bucket(self.project, self.master_account_id))
+
+    @property
+    def state_bucket_named(self) -> bool:
+        """True when backend.hcl names the state bucket itself (False: the default name)."""
+        return bool(self.backend.get("bucket"))
 
     @property
     def lock_table(self) -> str:
@@ -215,7 +230,7 @@ def load(name: str | None, root: Path = ROOT) -> Environment:
     missing = [key for key in _REQUIRED if key not in variables]
     if missing:
         raise OpsError(f"{folder / 'variables.tfvars'} does not set {', '.join(missing)}")
-    for key in ("bucket", "key", "region", "dynamodb_table"):
+    for key in ("key", "region", "dynamodb_table"):  # `bucket` is optional: see Environment.state_bucket
         if key not in backend:
             raise OpsError(f"{folder / 'backend.hcl'} does not set {key}")
     if variables["stage"] != name:

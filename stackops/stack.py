@@ -15,7 +15,7 @@ from typing import Any
 
 from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.sync import missing_secrets
-from stackops.bootstrap import bucket_exists
+from stackops.bootstrap import state_bucket_exists
 from stackops.confirm import confirm
 from stackops.ecs.layout import EcsLayout
 from stackops.ecs.results import print_results, raise_on_failure
@@ -31,12 +31,21 @@ VAR_FILE_COMMANDS = ("plan", "apply", "destroy", "import", "console", "refresh")
 
 
 def require_state_bucket(env: Environment) -> None:
-    """Refuse with the fix when the state bucket is gone (Terraform would otherwise fail at init)."""
-    if not bucket_exists(env.session(master=True).client("s3"), env.state_bucket):
-        raise OpsError(
+    """Before Terraform touches the backend: refuse (exit 2) a state bucket that another account owns
+    (Terraform's S3 backend never checks, and would read and write the state there), and name the
+    fix when it is gone (Terraform would otherwise fail at init). Terraform's init is then given
+    exactly this bucket (-backend-config=bucket=..., stackops.terraform)."""
+    if not state_bucket_exists(env):
+        message = (
             f"the state bucket {env.state_bucket} does not exist in account {env.master_account_id}: "
             f"run inv bootstrap --env {env.name} (if it held state, restore that first: a new bucket is empty)"
         )
+        if not env.state_bucket_named:  # the default name: perhaps a deployment from before it
+            message += (
+                f"; a deployment whose state is in another bucket (the former default was "
+                f'{env.project}-terraform-state) names it: bucket = "NAME" in {env.backend_path}'
+            )
+        raise OpsError(message)
 
 
 def stack(env: Environment, *, bucket_checked: bool = False) -> Terraform:

@@ -125,6 +125,14 @@ def adoption_hint(stderr: str, env: Environment) -> str:
     return hint
 
 
+def backend_args(env: Environment) -> list[str]:
+    """Init's backend config for the environment's state: backend.hcl, then the state bucket's name
+    (Environment.state_bucket: backend.hcl's `bucket`, else the default, which backend.hcl cannot
+    compute), so the bucket whose owner the tool checks before each run
+    (stackops.stack.require_state_bucket) is the one Terraform is given."""
+    return [f"-backend-config={env.backend_path}", f"-backend-config=bucket={env.state_bucket}"]
+
+
 @dataclass
 class PlanSummary:
     """What a saved plan would do, counted per resource type."""
@@ -189,9 +197,7 @@ class Terraform:
         self.data_dir = data_dir or env.state_dir / "terraform"
         self.plan_dir = self.data_dir / "plans"
         self.workspace = workspace or env.workspace
-        self.backend_config = (
-            list(backend_config) if backend_config is not None else [f"-backend-config={env.backend_path}"]
-        )
+        self.backend_config = list(backend_config) if backend_config is not None else backend_args(env)
         self._var_args = list(var_args) if var_args is not None else [f"-var-file={env.tfvars_path}"]
 
     # -- process plumbing ----------------------------------------------------------------------

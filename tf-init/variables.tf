@@ -26,7 +26,7 @@ variable "account_id" {
 }
 
 variable "bucket" {
-  description = "Name of the state bucket (the `bucket` of environments/*/backend.hcl)."
+  description = "Name of the state bucket: `inv bootstrap` passes the environments' (backend.hcl's `bucket`, else exii-terraform-state-<account_id>), the one their backend is given."
   type        = string
 }
 

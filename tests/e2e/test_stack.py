@@ -84,7 +84,10 @@ def test_database_buckets_and_parameters(local_stack):
 
 def test_state_lives_in_the_master_account(local_stack):
     s3 = local_stack.client("s3", master=True)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="exii-terraform-state").get("Contents", [])]
+    bucket = f"exii-terraform-state-{local_stack.env.master_account_id}"  # the default name: no squatter's
+    assert local_stack.env.state_bucket == bucket
+    assert bucket in {b["Name"] for b in s3.list_buckets()["Buckets"]}  # the master account's own
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert "env:/local/exii/terraform.tfstate" in keys
     table = local_stack.client("dynamodb", master=True).describe_table(TableName="terraform-locks")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]

@@ -23,7 +23,6 @@ from tests.conftest import run_inv
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
 
 PREFIX = "/exii/local/"
-STATE_BUCKET = "exii-terraform-state"
 STATE_KEY = "env:/local/exii/terraform.tfstate"
 MIN_SEARCHABLE = 8  # shorter values would match by chance
 
@@ -145,7 +144,8 @@ def test_no_secret_value_in_state_plan_output_or_logs(local_stack, catalogue, tm
     searchable = {name: value for name, value in values.items() if len(value) >= MIN_SEARCHABLE}
     assert len(searchable) == len(values)  # 32-50 characters each: every one is searched
 
-    state = local_stack.client("s3", master=True).get_object(Bucket=STATE_BUCKET, Key=STATE_KEY)["Body"].read()
+    s3 = local_stack.client("s3", master=True)
+    state = s3.get_object(Bucket=local_stack.env.state_bucket, Key=STATE_KEY)["Body"].read()
     shown = run_inv("tf", "--env", "local", "--", "show", "-json")
     assert shown.returncode == 0, shown.stderr[-3000:]
     plan_file = tmp_path / "p.tfplan"

@@ -52,7 +52,8 @@ def test_dev_is_read_from_its_files() -> None:
     assert dev.hostnames == ["app-dev.exii-dev.example.com", "api-dev.exii-dev.example.com"]
     assert dev.secret_prefix == "/exii/dev/"  # noqa: S105 (a name, not a secret)
     assert dev.workspace == "dev"
-    assert (dev.state_bucket, dev.lock_table) == ("exii-terraform-state", "terraform-locks")
+    # backend.hcl names no bucket: the default carries the master account id.
+    assert (dev.state_bucket, dev.lock_table) == ("exii-terraform-state-000000000000", "terraform-locks")
     assert dev.tfvars_path == ROOT / "environments" / "dev" / "variables.tfvars"
     assert dev.backend_path == ROOT / "environments" / "dev" / "backend.hcl"
     # The values still to be replaced before a first apply, as `inv doctor` lists them.
@@ -268,7 +269,7 @@ def test_defaults_are_the_environments_stack(dev: Environment) -> None:
     assert tf.root == ROOT
     assert tf.data_dir == dev.state_dir / "terraform"
     assert tf.workspace == "dev"
-    assert tf.backend_config == [f"-backend-config={dev.backend_path}"]
+    assert tf.backend_config == [f"-backend-config={dev.backend_path}", f"-backend-config=bucket={dev.state_bucket}"]
     assert tf.var_args() == [f"-var-file={dev.tfvars_path}"]
 
 
@@ -320,9 +321,10 @@ def test_init_configures_the_backend_and_selects_the_workspace_once(
     runner.init()
     runner.init()  # nothing changed: no second init
     assert fake_tf.commands() == [
-        ["init", "-input=false", "-reconfigure", f"-backend-config={dev.backend_path}"],
+        ["init", "-input=false", "-reconfigure", f"-backend-config={dev.backend_path}",
+         f"-backend-config=bucket={dev.state_bucket}"],
         ["workspace", "select", "-or-create=true", "dev"],
-    ]
+    ]  # fmt: skip
     # Init and workspace selection never run inside a workspace chosen by the environment.
     assert [call["workspace"] for call in fake_tf.calls()] == [None, None]
     assert {call["data_dir"] for call in fake_tf.calls()} == {str(runner.data_dir)}
@@ -376,7 +378,8 @@ def test_init_in_ci_never_rewrites_the_lock_file(
     monkeypatch.setenv("CI", "true")
     runner.init()
     assert fake_tf.commands()[0] == [
-        "init", "-input=false", "-reconfigure", "-lockfile=readonly", f"-backend-config={dev.backend_path}"
+        "init", "-input=false", "-reconfigure", "-lockfile=readonly", f"-backend-config={dev.backend_path}",
+        f"-backend-config=bucket={dev.state_bucket}",
     ]  # fmt: skip
 
 

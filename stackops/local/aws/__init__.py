@@ -12,6 +12,9 @@ MOTO_IAM_LOAD_MANAGED_POLICIES=true, narrow fixes installed into it, and nothing
 - `ec2.py`, `autoscaling.py`, `policies.py`: one narrow fix each (descriptions of rules that
   reference a security group, Application Auto Scaling tags, bucket policy conditions); each
   module says why.
+- `s3_ownership.py`: buckets belong to their account, as in S3: a request naming another
+  expected owner (ExpectedBucketOwner) is refused with 403 AccessDenied, and so is another
+  account's request that the bucket's policy does not grant (moto serves both).
 - `server.py`: moto's WSGI application behind a few routes under `/_stack/` on the same port: a
   health probe that identifies this server, and the fault-injection API tests use to make the
   next deployment roll back or hang, or the next task exit non-zero or never start (`client.py`

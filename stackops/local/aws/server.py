@@ -88,13 +88,14 @@ def build_app() -> WSGIApp:
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from stackops.local.aws import autoscaling, ec2, ecs, policies
+    from stackops.local.aws import autoscaling, ec2, ecs, policies, s3_ownership
 
     ecs.install()
     ec2.install()
     autoscaling.install()
     policies.install()
     policies.install_bucket_logging_check()
+    s3_ownership.install()
     return StackRoutes(DomainDispatcherApplication(create_backend_app))
 
 
