@@ -260,6 +260,17 @@ variable "force_destroy_buckets" {
   }
 }
 
+variable "force_delete_repositories" {
+  description = "Let `inv destroy` delete ECR repositories that still hold images (the pipelines can push them again). For dev and local; never prod."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.force_delete_repositories && var.stage == "prod")
+    error_message = "force_delete_repositories must stay false in prod: its images are what the services and rollbacks run."
+  }
+}
+
 # -- database ---------------------------------------------------------------------------------------
 
 variable "db_name" {

@@ -107,6 +107,110 @@ module "network" {
   nacl_rules       = local.nacl_rules
 }
 
+# The network's per-AZ resources were indexed by position (count) and are keyed by AZ now. Every
+# environment deployed before used ["eu-west-2a", "eu-west-2b"], so their state moves without a
+# replacement (a block whose old address is not in a state does nothing). Remove after every
+# environment has applied once.
+moved {
+  from = module.network.aws_subnet.public[0]
+  to   = module.network.aws_subnet.public["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_subnet.public[1]
+  to   = module.network.aws_subnet.public["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_subnet.private[0]
+  to   = module.network.aws_subnet.private["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_subnet.private[1]
+  to   = module.network.aws_subnet.private["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_subnet.database[0]
+  to   = module.network.aws_subnet.database["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_subnet.database[1]
+  to   = module.network.aws_subnet.database["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_route_table.private[0]
+  to   = module.network.aws_route_table.private["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_route_table.private[1]
+  to   = module.network.aws_route_table.private["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_route_table_association.public[0]
+  to   = module.network.aws_route_table_association.public["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_route_table_association.public[1]
+  to   = module.network.aws_route_table_association.public["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_route_table_association.private[0]
+  to   = module.network.aws_route_table_association.private["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_route_table_association.private[1]
+  to   = module.network.aws_route_table_association.private["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_route_table_association.database[0]
+  to   = module.network.aws_route_table_association.database["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_route_table_association.database[1]
+  to   = module.network.aws_route_table_association.database["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_route.private_nat[0]
+  to   = module.network.aws_route.private_nat["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_route.private_nat[1]
+  to   = module.network.aws_route.private_nat["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_eip.nat[0]
+  to   = module.network.aws_eip.nat["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_eip.nat[1]
+  to   = module.network.aws_eip.nat["eu-west-2b"]
+}
+
+moved {
+  from = module.network.aws_nat_gateway.this[0]
+  to   = module.network.aws_nat_gateway.this["eu-west-2a"]
+}
+
+moved {
+  from = module.network.aws_nat_gateway.this[1]
+  to   = module.network.aws_nat_gateway.this["eu-west-2b"]
+}
+
 # The log bucket first: every other bucket sends its server access logs there.
 module "log_bucket" {
   source = "./modules/s3"
@@ -152,12 +256,13 @@ module "alb" {
 module "ecs" {
   source = "./modules/ecs"
 
-  name                  = local.name
-  container_insights    = var.container_insights
-  repositories          = toset([for service in keys(local.services) : "${local.name}-${service}"])
-  keep_images           = var.ecr_keep_images
-  log_retention_days    = var.log_retention_days
-  execution_secret_arns = distinct([for binding in local.secret_bindings : data.aws_secretsmanager_secret.this[binding.secret].arn])
+  name                      = local.name
+  container_insights        = var.container_insights
+  repositories              = toset([for service in keys(local.services) : "${local.name}-${service}"])
+  keep_images               = var.ecr_keep_images
+  force_delete_repositories = var.force_delete_repositories
+  log_retention_days        = var.log_retention_days
+  execution_secret_arns     = distinct([for binding in local.secret_bindings : data.aws_secretsmanager_secret.this[binding.secret].arn])
   task_role_policies = {
     concept = data.aws_iam_policy_document.concept_task.json
     django  = data.aws_iam_policy_document.django_task.json
@@ -167,10 +272,11 @@ module "ecs" {
 module "batch" {
   source = "./modules/batch"
 
-  name               = "${local.name}-batch"
-  container_insights = var.container_insights
-  repositories       = toset([for repo in var.batch_repositories : "${local.name}-batch-${repo}"])
-  keep_images        = var.ecr_keep_images
+  name                      = "${local.name}-batch"
+  container_insights        = var.container_insights
+  repositories              = toset([for repo in var.batch_repositories : "${local.name}-batch-${repo}"])
+  keep_images               = var.ecr_keep_images
+  force_delete_repositories = var.force_delete_repositories
 }
 
 module "service" {

@@ -28,3 +28,7 @@ db_skip_final_snapshot   = true
 db_backup_retention_days = 7
 
 container_insights = false
+
+# dev can be torn down and rebuilt: a destroy deletes the ECR repositories with their images (the
+# pipelines push them again). Buckets keep force_destroy_buckets = false: their objects are data.
+force_delete_repositories = true

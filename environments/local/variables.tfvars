@@ -33,3 +33,5 @@ container_insights = false
 
 # A throw-away environment: destroy may delete buckets that hold access logs or test objects.
 force_destroy_buckets = true
+# ...and repositories that hold pushed images.
+force_delete_repositories = true

@@ -1,13 +1,24 @@
 locals {
   https_enabled = var.certificate_arn != null
+  # AWS caps target group names at 32 characters and the provider adds a 26-character unique
+  # suffix, so a prefix has at most 6: the start of the service's name (the last word of name).
+  target_group_prefix = "${substr(element(split("-", var.name), length(split("-", var.name)) - 1), 0, 5)}-"
 }
 
+# A generated name (name_prefix) and create_before_destroy: a change that replaces the group (its
+# description, its VPC) creates the new one first, moves the load balancer onto it, then deletes
+# the old one. With a fixed name the new group cannot exist beside the old, and the old one cannot
+# be deleted while the load balancer uses it (DependencyViolation until the delete times out).
 resource "aws_security_group" "this" {
-  name        = "${var.name}-alb"
+  name_prefix = "${var.name}-alb-"
   description = "Load balancer ${var.name}: HTTP and HTTPS from the internet, to its targets only"
   vpc_id      = var.vpc_id
 
   tags = { Name = "${var.name}-alb" }
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "web" {
@@ -20,6 +31,11 @@ resource "aws_vpc_security_group_ingress_rule" "web" {
   from_port         = tonumber(each.key)
   to_port           = tonumber(each.key)
   cidr_ipv4         = "0.0.0.0/0"
+
+  # With the group replaced, the new group gets its rules before the old one loses them.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_vpc_security_group_egress_rule" "targets" {
@@ -29,6 +45,10 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
   from_port         = var.target_port
   to_port           = var.target_port
   cidr_ipv4         = var.vpc_cidr
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_lb" "this" {
@@ -54,9 +74,11 @@ resource "aws_lb" "this" {
   }
 }
 
+# Replaced before destroyed, like the security group: a listener still forwards to the old target
+# group, which AWS refuses to delete (ResourceInUse) until the listeners point at the new one.
 resource "aws_lb_target_group" "this" {
   #checkov:skip=CKV_AWS_378:TLS ends at the load balancer; targets are in private subnets and admit only its security group
-  name        = var.name
+  name_prefix = local.target_group_prefix
   port        = var.target_port
   protocol    = "HTTP"
   target_type = "ip"
@@ -65,6 +87,12 @@ resource "aws_lb_target_group" "this" {
   health_check {
     path    = var.health_check_path
     matcher = var.health_check_matcher
+  }
+
+  tags = { Name = var.name }
+
+  lifecycle {
+    create_before_destroy = true
   }
 }
 

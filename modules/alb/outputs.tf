@@ -14,8 +14,11 @@ output "security_group_id" {
 }
 
 output "target_group_arn" {
-  description = "Target group the service registers its tasks in."
+  description = "Target group the service registers its tasks in (once a listener forwards to it)."
   value       = aws_lb_target_group.this.arn
+  # ECS refuses a target group that no listener uses ("does not have an associated load
+  # balancer"): a service, created or moved onto a new target group, waits for the listeners.
+  depends_on = [aws_lb_listener.http, aws_lb_listener.https]
 }
 
 output "url" {

@@ -19,3 +19,9 @@ variable "keep_images" {
   type        = number
   default     = 30
 }
+
+variable "force_delete_repositories" {
+  description = "Let a destroy delete the repositories with the images they hold (throw-away environments only)."
+  type        = bool
+  default     = false
+}

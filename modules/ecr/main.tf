@@ -5,8 +5,9 @@ resource "aws_ecr_repository" "this" {
   name = each.value
   # The application pipelines push :latest (the task definitions follow it), so tags stay mutable.
   image_tag_mutability = "MUTABLE"
-  # A repository that still holds images is not deleted by an apply or destroy.
-  force_delete = false
+  # false: AWS refuses to delete a repository that holds images (RepositoryNotEmptyException), so
+  # a destroy stops there. true (throw-away environments): the images are deleted with it.
+  force_delete = var.force_delete
 
   image_scanning_configuration {
     scan_on_push = true

@@ -13,3 +13,9 @@ variable "keep_images" {
     error_message = "keep_images must be at least 1."
   }
 }
+
+variable "force_delete" {
+  description = "Delete a repository together with its images on destroy (throw-away environments only); false keeps a destroy from removing repositories that hold images."
+  type        = bool
+  default     = false
+}

@@ -13,8 +13,9 @@ resource "aws_ecs_cluster" "this" {
 module "repositories" {
   source = "../ecr"
 
-  names       = var.repositories
-  keep_images = var.keep_images
+  names        = var.repositories
+  keep_images  = var.keep_images
+  force_delete = var.force_delete_repositories
 }
 
 resource "aws_cloudwatch_log_group" "this" {

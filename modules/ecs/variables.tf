@@ -20,6 +20,12 @@ variable "keep_images" {
   default     = 30
 }
 
+variable "force_delete_repositories" {
+  description = "Let a destroy delete the repositories with the images they hold (throw-away environments only)."
+  type        = bool
+  default     = false
+}
+
 variable "log_retention_days" {
   description = "Retention of the services' CloudWatch log group, in days."
   type        = number

@@ -1,10 +1,21 @@
 locals {
-  nat_count = { none = 0, single = 1, per_az = length(var.azs) }[var.nat_mode]
+  # Keyed by AZ, not by position: adding or removing an AZ touches only that AZ's subnets, route
+  # tables and NAT gateway (with count, every later index would be replaced).
+  subnets = {
+    for i, az in var.azs : az => {
+      public   = var.public_subnets[i]
+      private  = var.private_subnets[i]
+      database = var.database_subnets[i]
+    }
+  }
+  # The AZs that get a NAT gateway: none, the first (single), or each (per_az).
+  nat_azs = { none = [], single = [var.azs[0]], per_az = var.azs }[var.nat_mode]
 
+  # The NACLs' and the DB subnet group's (sets: the order does not matter).
   tier_subnets = {
-    public   = aws_subnet.public[*].id
-    private  = aws_subnet.private[*].id
-    database = aws_subnet.database[*].id
+    public   = values(aws_subnet.public)[*].id
+    private  = values(aws_subnet.private)[*].id
+    database = values(aws_subnet.database)[*].id
   }
 
   # One map entry per NACL rule so that adding a rule never renumbers the others.
@@ -86,52 +97,52 @@ resource "aws_internet_gateway" "this" {
 }
 
 resource "aws_subnet" "public" {
-  count = length(var.azs)
+  for_each = local.subnets
 
   vpc_id            = aws_vpc.this.id
-  cidr_block        = var.public_subnets[count.index]
-  availability_zone = var.azs[count.index]
+  cidr_block        = each.value.public
+  availability_zone = each.key
   # Load balancers get their public addresses from AWS; nothing launched here needs one of its own.
   map_public_ip_on_launch = false
 
-  tags = { Name = "${var.name}-public-${var.azs[count.index]}", Tier = "public" }
+  tags = { Name = "${var.name}-public-${each.key}", Tier = "public" }
 }
 
 resource "aws_subnet" "private" {
-  count = length(var.azs)
+  for_each = local.subnets
 
   vpc_id            = aws_vpc.this.id
-  cidr_block        = var.private_subnets[count.index]
-  availability_zone = var.azs[count.index]
+  cidr_block        = each.value.private
+  availability_zone = each.key
 
-  tags = { Name = "${var.name}-private-${var.azs[count.index]}", Tier = "private" }
+  tags = { Name = "${var.name}-private-${each.key}", Tier = "private" }
 }
 
 resource "aws_subnet" "database" {
-  count = length(var.azs)
+  for_each = local.subnets
 
   vpc_id            = aws_vpc.this.id
-  cidr_block        = var.database_subnets[count.index]
-  availability_zone = var.azs[count.index]
+  cidr_block        = each.value.database
+  availability_zone = each.key
 
-  tags = { Name = "${var.name}-database-${var.azs[count.index]}", Tier = "database" }
+  tags = { Name = "${var.name}-database-${each.key}", Tier = "database" }
 }
 
 resource "aws_eip" "nat" {
-  count = local.nat_count
+  for_each = toset(local.nat_azs)
 
   domain = "vpc"
 
-  tags = { Name = "${var.name}-nat-${var.azs[count.index]}" }
+  tags = { Name = "${var.name}-nat-${each.key}" }
 }
 
 resource "aws_nat_gateway" "this" {
-  count = local.nat_count
+  for_each = toset(local.nat_azs)
 
-  allocation_id = aws_eip.nat[count.index].id
-  subnet_id     = aws_subnet.public[count.index].id
+  allocation_id = aws_eip.nat[each.key].id
+  subnet_id     = aws_subnet.public[each.key].id
 
-  tags = { Name = "${var.name}-${var.azs[count.index]}" }
+  tags = { Name = "${var.name}-${each.key}" }
 
   depends_on = [aws_internet_gateway.this]
 }
@@ -149,34 +160,35 @@ resource "aws_route" "public_internet" {
 }
 
 resource "aws_route_table_association" "public" {
-  count = length(var.azs)
+  for_each = aws_subnet.public
 
-  subnet_id      = aws_subnet.public[count.index].id
+  subnet_id      = each.value.id
   route_table_id = aws_route_table.public.id
 }
 
 # One private route table per AZ, so per_az NAT keeps each AZ's egress inside that AZ.
 resource "aws_route_table" "private" {
-  count = length(var.azs)
+  for_each = local.subnets
 
   vpc_id = aws_vpc.this.id
 
-  tags = { Name = "${var.name}-private-${var.azs[count.index]}" }
+  tags = { Name = "${var.name}-private-${each.key}" }
 }
 
 resource "aws_route" "private_nat" {
-  count = local.nat_count > 0 ? length(var.azs) : 0
+  for_each = length(local.nat_azs) > 0 ? local.subnets : {}
 
-  route_table_id         = aws_route_table.private[count.index].id
+  route_table_id         = aws_route_table.private[each.key].id
   destination_cidr_block = "0.0.0.0/0"
-  nat_gateway_id         = aws_nat_gateway.this[min(count.index, local.nat_count - 1)].id
+  # Its own AZ's NAT gateway when there is one (per_az), otherwise the single one.
+  nat_gateway_id = aws_nat_gateway.this[contains(local.nat_azs, each.key) ? each.key : local.nat_azs[0]].id
 }
 
 resource "aws_route_table_association" "private" {
-  count = length(var.azs)
+  for_each = aws_subnet.private
 
-  subnet_id      = aws_subnet.private[count.index].id
-  route_table_id = aws_route_table.private[count.index].id
+  subnet_id      = each.value.id
+  route_table_id = aws_route_table.private[each.key].id
 }
 
 # The database tier has no route out of the VPC at all.
@@ -187,9 +199,9 @@ resource "aws_route_table" "database" {
 }
 
 resource "aws_route_table_association" "database" {
-  count = length(var.azs)
+  for_each = aws_subnet.database
 
-  subnet_id      = aws_subnet.database[count.index].id
+  subnet_id      = each.value.id
   route_table_id = aws_route_table.database.id
 }
 
@@ -219,7 +231,7 @@ resource "aws_network_acl_rule" "this" {
 
 resource "aws_db_subnet_group" "this" {
   name       = var.name
-  subnet_ids = aws_subnet.database[*].id
+  subnet_ids = local.tier_subnets.database
 
   tags = { Name = var.name }
 }

@@ -10,32 +10,32 @@ output "vpc_cidr" {
 
 output "public_subnet_ids" {
   description = "IDs of the public subnets, in AZ order."
-  value       = aws_subnet.public[*].id
+  value       = [for az in var.azs : aws_subnet.public[az].id]
 }
 
 output "private_subnet_ids" {
   description = "IDs of the private subnets, in AZ order."
-  value       = aws_subnet.private[*].id
+  value       = [for az in var.azs : aws_subnet.private[az].id]
 }
 
 output "database_subnet_ids" {
   description = "IDs of the database subnets, in AZ order."
-  value       = aws_subnet.database[*].id
+  value       = [for az in var.azs : aws_subnet.database[az].id]
 }
 
 output "private_subnet_cidrs" {
   description = "CIDR blocks of the private subnets."
-  value       = aws_subnet.private[*].cidr_block
+  value       = [for az in var.azs : aws_subnet.private[az].cidr_block]
 }
 
 output "database_subnet_cidrs" {
   description = "CIDR blocks of the database subnets."
-  value       = aws_subnet.database[*].cidr_block
+  value       = [for az in var.azs : aws_subnet.database[az].cidr_block]
 }
 
 output "nat_public_ips" {
   description = "Public IPs of the NAT gateways (the addresses third parties see from the services)."
-  value       = aws_eip.nat[*].public_ip
+  value       = [for az in local.nat_azs : aws_eip.nat[az].public_ip]
 }
 
 output "db_subnet_group_name" {

@@ -21,21 +21,42 @@ variable "azs" {
     condition     = length(var.azs) >= 2
     error_message = "At least two availability zones are needed (load balancers and DB subnet groups require two)."
   }
+
+  # Resources are keyed by AZ: a repeated AZ would silently lose its second subnet of each tier.
+  validation {
+    condition     = length(distinct(var.azs)) == length(var.azs)
+    error_message = "azs must not repeat an availability zone."
+  }
 }
 
 variable "public_subnets" {
   description = "CIDR blocks of the public subnets (load balancers, NAT gateways), one per AZ."
   type        = list(string)
+
+  validation {
+    condition     = length(var.public_subnets) == length(var.azs)
+    error_message = "public_subnets needs one CIDR block per AZ, in the order of azs."
+  }
 }
 
 variable "private_subnets" {
   description = "CIDR blocks of the private subnets (Fargate tasks), one per AZ."
   type        = list(string)
+
+  validation {
+    condition     = length(var.private_subnets) == length(var.azs)
+    error_message = "private_subnets needs one CIDR block per AZ, in the order of azs."
+  }
 }
 
 variable "database_subnets" {
   description = "CIDR blocks of the database subnets (RDS), one per AZ; no route to the internet."
   type        = list(string)
+
+  validation {
+    condition     = length(var.database_subnets) == length(var.azs)
+    error_message = "database_subnets needs one CIDR block per AZ, in the order of azs."
+  }
 }
 
 variable "nat_mode" {

@@ -1,9 +1,21 @@
+locals {
+  # Letters, digits and single hyphens, starting with a letter: what RDS accepts as a snapshot name.
+  final_snapshot_identifier = "${var.identifier}-final-${terraform_data.final_snapshot_suffix.input}"
+}
+
+# A generated name and create_before_destroy: a replacement creates the new group and moves the
+# instance onto it (RDS applies a security group change at once, whatever apply_immediately says)
+# before the old group is deleted.
 resource "aws_security_group" "this" {
-  name        = "${var.identifier}-db"
+  name_prefix = "${var.identifier}-db-"
   description = "Database ${var.identifier}: Postgres from the services only"
   vpc_id      = var.vpc_id
 
   tags = { Name = "${var.identifier}-db" }
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "postgres" {
@@ -15,6 +27,24 @@ resource "aws_vpc_security_group_ingress_rule" "postgres" {
   from_port                    = 5432
   to_port                      = 5432
   referenced_security_group_id = each.value
+
+  # With the group replaced, the new group gets its rules before the old one loses them.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# AWS refuses a snapshot name that exists (DBSnapshotAlreadyExists), so a fixed final snapshot
+# name fails the destroy of a re-created environment. The suffix is the time of the plan that
+# created this database, kept in state (ignore_changes: later plans change nothing); a new
+# instance (another identifier, database name or user: the inputs that replace it) gets a new one.
+resource "terraform_data" "final_snapshot_suffix" {
+  input            = formatdate("YYYYMMDDhhmmss", plantimestamp())
+  triggers_replace = [var.identifier, var.database_name, var.username]
+
+  lifecycle {
+    ignore_changes = [input]
+  }
 }
 
 resource "aws_db_instance" "this" {
@@ -46,7 +76,7 @@ resource "aws_db_instance" "this" {
   copy_tags_to_snapshot     = true
   deletion_protection       = var.deletion_protection
   skip_final_snapshot       = var.skip_final_snapshot
-  final_snapshot_identifier = var.skip_final_snapshot ? null : "${var.identifier}-final"
+  final_snapshot_identifier = var.skip_final_snapshot ? null : local.final_snapshot_identifier
 
   auto_minor_version_upgrade          = true
   iam_database_authentication_enabled = true

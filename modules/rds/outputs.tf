@@ -27,3 +27,8 @@ output "security_group_id" {
   description = "Security group of the database."
   value       = aws_security_group.this.id
 }
+
+output "final_snapshot_identifier" {
+  description = "Name of the snapshot RDS takes when the instance is deleted (null when skip_final_snapshot)."
+  value       = aws_db_instance.this.final_snapshot_identifier
+}

@@ -1,9 +1,16 @@
+# A generated name and create_before_destroy: a replacement (a new description) creates the new
+# group, moves the service (a new deployment) and the database's rule onto it, then deletes the
+# old group; its delete waits while the old tasks' network interfaces still hold it.
 resource "aws_security_group" "this" {
-  name        = "${var.name}-service"
+  name_prefix = "${var.name}-service-"
   description = "Service ${var.name}: admits only its load balancer"
   vpc_id      = var.vpc_id
 
   tags = { Name = "${var.name}-service" }
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "from_load_balancer" {
@@ -13,6 +20,11 @@ resource "aws_vpc_security_group_ingress_rule" "from_load_balancer" {
   from_port                    = var.container_port
   to_port                      = var.container_port
   referenced_security_group_id = var.load_balancer_security_group_id
+
+  # With the group replaced, the new group gets its rules before the old one loses them.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_vpc_security_group_egress_rule" "this" {
@@ -24,6 +36,10 @@ resource "aws_vpc_security_group_egress_rule" "this" {
   from_port         = each.value.port
   to_port           = each.value.port
   cidr_ipv4         = each.value.cidr
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_ecs_task_definition" "this" {

@@ -11,6 +11,7 @@ folder, and the three run at once.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -269,6 +270,9 @@ def test_dev_is_small_and_disposable(plans: dict[str, EnvironmentPlan]) -> None:
     assert db["deletion_protection"] is False
     assert db["skip_final_snapshot"] is True
     assert db["backup_retention_period"] == 7
+    # A destroy deletes the repositories with their images (the pipelines push them again).
+    repositories = values(plan, "aws_ecr_repository")
+    assert len(repositories) == 4 and {r["force_delete"] for r in repositories} == {True}
     assert [lb["enable_deletion_protection"] for lb in values(plan, "aws_lb")] == [False, False]
     assert {container_insights(c) for c in values(plan, "aws_ecs_cluster")} == {"disabled"}
     assert {(t["min_capacity"], t["max_capacity"]) for t in values(plan, "aws_appautoscaling_target")} == {(1, 2)}
@@ -282,8 +286,10 @@ def test_prod_survives_an_az_and_refuses_accidents(plans: dict[str, EnvironmentP
     assert db["multi_az"] is True
     assert db["deletion_protection"] is True
     assert db["skip_final_snapshot"] is False
-    assert db["final_snapshot_identifier"] == "exii-prod-final"
+    # Unique per database (the time of the plan that created it): a re-created prod can be destroyed again.
+    assert re.fullmatch(r"exii-prod-final-\d{14}", db["final_snapshot_identifier"]), db["final_snapshot_identifier"]
     assert {b["force_destroy"] for b in values(plan, "aws_s3_bucket")} == {False}  # data is never deleted with it
+    assert {r["force_delete"] for r in values(plan, "aws_ecr_repository")} == {False}  # nor the images it runs
     assert db["backup_retention_period"] == 14
     targets = values(plan, "aws_appautoscaling_target")
     assert len(targets) == 2

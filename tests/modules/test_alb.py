@@ -7,6 +7,7 @@ from itertools import zip_longest
 
 import pytest
 
+from tests.modules.lifecycle import Run, run_lifecycle
 from tests.planner import Plan, once_per_session, plan_instances
 
 CERTIFICATE = "arn:aws:acm:eu-west-2:111111111111:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
@@ -140,3 +141,54 @@ def test_security_group_admits_web_and_reaches_only_the_vpc_on_the_target_port(p
         COMMON["vpc_cidr"],
     )
     assert plan.counts["aws_security_group_rule"] == 0, plan  # no legacy inline-style rules
+
+
+# -- lifecycles that real AWS accepts -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_security_group_and_target_group_have_generated_names(plans, instance):
+    """A replacement can create the new group before the old one goes: names may not collide."""
+    plan, name = plans[instance], INSTANCES[instance]["name"]
+    group = plan.one("aws_security_group")
+    assert (group["name_prefix"], group["tags"]["Name"]) == (f"{name}-alb-", f"{name}-alb")
+    assert plan.change("aws_security_group.this")["after_unknown"]["name"] is True
+    target_group = plan.one("aws_lb_target_group")
+    # AWS allows 32 characters and the provider appends 26: the prefix is the service's, cut to 6.
+    assert target_group["name_prefix"] == name.split("-")[-1][:5] + "-"
+    assert target_group["tags"]["Name"] == name
+    assert plan.change("aws_lb_target_group.this")["after_unknown"]["name"] is True
+
+
+def test_a_service_waits_for_the_listeners_before_using_the_target_group(plans):
+    # ECS refuses a target group that no listener forwards to, on create and when moved to a new one.
+    module = plans["tls"].raw["configuration"]["root_module"]["module_calls"]["tls"]["module"]
+    output = module["outputs"]["target_group_arn"]
+    assert sorted(output["depends_on"]) == ["aws_lb_listener.http", "aws_lb_listener.https"]
+
+
+REPLACED = [
+    "aws_security_group.this",
+    'aws_vpc_security_group_ingress_rule.web["443"]',
+    "aws_vpc_security_group_egress_rule.targets",
+    "aws_lb_target_group.this",
+]
+
+
+@pytest.fixture(scope="module")
+def replaced(tmp_path_factory):
+    tls = {k: v for k, v in INSTANCES["tls"].items() if k != "access_logs_bucket"}
+    runs = [
+        Run("create", {"tls": tls}),
+        Run("replace", {"tls": tls}, command="plan", replace=[f"module.tls.{a}" for a in REPLACED]),
+    ]
+    return once_per_session(tmp_path_factory, "alb-replaced", partial(run_lifecycle, "alb", runs))
+
+
+def test_replaced_groups_are_created_before_the_old_ones_are_destroyed(replaced):
+    changes = replaced["replace"].actions("module.tls.")
+    for address in REPLACED:  # the old group is still in use by the listeners and the load balancer
+        assert changes[f"module.tls.{address}"] == ["create", "delete"], address
+    # What uses them moves onto the new ones in place.
+    for address in ("aws_lb.this", "aws_lb_listener.https[0]"):
+        assert changes[f"module.tls.{address}"] == ["update"], address

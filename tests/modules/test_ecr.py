@@ -13,8 +13,9 @@ from tests.planner import Plan, once_per_session, plan_instances
 INSTANCES = {
     "default": {"names": ["concept", "django"]},  # keep_images defaults to 30
     "keep5": {"names": ["migrate"], "keep_images": 5},
+    "disposable": {"names": ["throwaway"], "force_delete": True},  # dev, local
 }
-KEEP = {"default": 30, "keep5": 5}
+KEEP = {"default": 30, "keep5": 5, "disposable": 30}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,8 @@ def test_one_scanned_encrypted_repository_per_name(plans, instance):
     for repository in repositories.values():
         assert repository["image_scanning_configuration"] == [{"scan_on_push": True}]
         assert repository["encryption_configuration"][0]["encryption_type"] == "KMS"
-        assert repository["force_delete"] is False  # never lose images by an apply
+        # Unless asked (dev, local), a repository that holds images is never deleted with them.
+        assert repository["force_delete"] is (instance == "disposable")
         assert repository["image_tag_mutability"] == "MUTABLE"  # the pipelines push :latest
 
 

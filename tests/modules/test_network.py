@@ -10,6 +10,7 @@ from functools import partial
 
 import pytest
 
+from tests.modules.lifecycle import Result, Run, run_lifecycle
 from tests.planner import Plan, apply_mocked, once_per_session, plan_instances
 
 AZS = ["eu-west-2a", "eu-west-2b", "eu-west-2c"]
@@ -90,8 +91,8 @@ def test_vpc_has_dns_hostnames_and_support(plans):
 def test_one_subnet_per_az_in_each_tier(plans, tier):
     plan = plans["single"]
     assert plan.counts["aws_subnet"] == len(TIERS) * len(AZS), plan
-    for index, (az, cidr) in enumerate(zip(AZS, SUBNETS[tier], strict=True)):
-        subnet = plan.resources[f"aws_subnet.{tier}[{index}]"]
+    for az, cidr in zip(AZS, SUBNETS[tier], strict=True):
+        subnet = plan.resources[f'aws_subnet.{tier}["{az}"]']
         assert (subnet["availability_zone"], subnet["cidr_block"]) == (az, cidr)
         assert subnet["tags"]["Tier"] == tier
         # Nothing gets a public address by being launched in a subnet, not even in the public tier.
@@ -115,23 +116,23 @@ def test_nat_gateways_per_mode(plans, mode, nat_count):
 def test_private_route_tables_route_through_the_right_nat(applied, mode):
     state = applied[mode]
     r = state.resources
-    for index in range(NAT_COUNT[mode]):  # each NAT sits in its AZ's public subnet, on its own address
-        assert r[f"aws_nat_gateway.this[{index}]"]["subnet_id"] == r[f"aws_subnet.public[{index}]"]["id"]
-        assert r[f"aws_nat_gateway.this[{index}]"]["allocation_id"] == r[f"aws_eip.nat[{index}]"]["id"]
-    for index in range(len(AZS)):
-        table = r[f"aws_route_table.private[{index}]"]["id"]
-        association = r[f"aws_route_table_association.private[{index}]"]
+    for az in AZS[: NAT_COUNT[mode]]:  # each NAT sits in its AZ's public subnet, on its own address
+        assert r[f'aws_nat_gateway.this["{az}"]']["subnet_id"] == r[f'aws_subnet.public["{az}"]']["id"]
+        assert r[f'aws_nat_gateway.this["{az}"]']["allocation_id"] == r[f'aws_eip.nat["{az}"]']["id"]
+    for az in AZS:
+        table = r[f'aws_route_table.private["{az}"]']["id"]
+        association = r[f'aws_route_table_association.private["{az}"]']
         assert (association["subnet_id"], association["route_table_id"]) == (
-            r[f"aws_subnet.private[{index}]"]["id"],
+            r[f'aws_subnet.private["{az}"]']["id"],
             table,
         )
         routes = [v for v in state.of_type("aws_route").values() if v["route_table_id"] == table]
         if mode == "none":
             assert routes == [], "without NAT the private tier has no route out"
             continue
-        nat = index if mode == "per_az" else 0  # per_az keeps each AZ's egress in that AZ
+        nat = az if mode == "per_az" else AZS[0]  # per_az keeps each AZ's egress in that AZ
         assert [(v["destination_cidr_block"], v["nat_gateway_id"]) for v in routes] == [
-            ("0.0.0.0/0", r[f"aws_nat_gateway.this[{nat}]"]["id"])
+            ("0.0.0.0/0", r[f'aws_nat_gateway.this["{nat}"]']["id"])
         ]
 
 
@@ -144,9 +145,9 @@ def test_public_subnets_route_to_the_internet_gateway(applied):
         "0.0.0.0/0",
         r["aws_internet_gateway.this"]["id"],
     )
-    for index in range(len(AZS)):
-        association = r[f"aws_route_table_association.public[{index}]"]
-        assert association["subnet_id"] == r[f"aws_subnet.public[{index}]"]["id"]
+    for az in AZS:
+        association = r[f'aws_route_table_association.public["{az}"]']
+        assert association["subnet_id"] == r[f'aws_subnet.public["{az}"]']["id"]
         assert association["route_table_id"] == public_table
 
 
@@ -155,9 +156,9 @@ def test_database_tier_has_no_internet_route(applied, mode):
     state = applied[mode]
     r = state.resources
     table = r["aws_route_table.database"]["id"]
-    for index in range(len(AZS)):
-        association = r[f"aws_route_table_association.database[{index}]"]
-        assert association["subnet_id"] == r[f"aws_subnet.database[{index}]"]["id"]
+    for az in AZS:
+        association = r[f'aws_route_table_association.database["{az}"]']
+        assert association["subnet_id"] == r[f'aws_subnet.database["{az}"]']["id"]
         assert association["route_table_id"] == table
     assert [a for a, v in state.of_type("aws_route").items() if v["route_table_id"] == table] == []
 
@@ -198,7 +199,7 @@ def test_icmp_rule_carries_type_and_code_and_no_ports(plans):
 def test_db_subnet_group_spans_the_database_subnets(plans, applied):
     r = applied["single"].resources
     group = r["aws_db_subnet_group.this"]
-    assert set(group["subnet_ids"]) == {r[f"aws_subnet.database[{i}]"]["id"] for i in range(len(AZS))}
+    assert set(group["subnet_ids"]) == {r[f'aws_subnet.database["{az}"]']["id"] for az in AZS}
     assert plans["single"].one("aws_db_subnet_group")["name"] == INSTANCES["single"]["name"]
     assert plans["single"].outputs["db_subnet_group_name"] == INSTANCES["single"]["name"]
 
@@ -219,3 +220,65 @@ def test_flow_logs_record_all_traffic_into_their_own_group(plans):
     assert plan.one("aws_flow_log")["traffic_type"] == "ALL"
     assert plan.one("aws_cloudwatch_log_group")["name"] == f"/vpc/{INSTANCES['single']['name']}/flow-logs"
     assert plan.one("aws_iam_role")["name"] == f"{INSTANCES['single']['name']}-vpc-flow-logs"
+
+
+def subnet_ids_in_order(state: Plan) -> dict[str, list[str]]:
+    r = state.resources
+    return {tier: [r[f'aws_subnet.{tier}["{az}"]']["id"] for az in AZS] for tier in TIERS}
+
+
+def test_subnet_outputs_follow_the_order_of_azs(applied):
+    state = applied["per_az"]
+    expected = subnet_ids_in_order(state)
+    for tier in TIERS:
+        assert state.outputs[f"{tier}_subnet_ids"] == expected[tier]
+    assert state.outputs["private_subnet_cidrs"] == SUBNETS["private"]
+    assert state.outputs["database_subnet_cidrs"] == SUBNETS["database"]
+    assert len(state.outputs["nat_public_ips"]) == len(AZS)
+
+
+# Removing an AZ (here the middle one, with its CIDRs) after the network exists.
+WITHOUT_B = {
+    **INSTANCES["per_az"],
+    "azs": [AZS[0], AZS[2]],
+    **{f"{tier}_subnets": [SUBNETS[tier][0], SUBNETS[tier][2]] for tier in TIERS},
+}
+
+
+@pytest.fixture(scope="module")
+def azs_changed(tmp_path_factory) -> dict[str, Result]:
+    runs = [
+        Run("create", {"net": INSTANCES["per_az"]}),
+        Run("drop_b", {"net": WITHOUT_B}, command="plan"),
+    ]
+    return once_per_session(tmp_path_factory, "network-azs", partial(run_lifecycle, "network", runs))
+
+
+def test_removing_an_az_touches_only_that_az(azs_changed):
+    """Keyed by AZ: the other AZs' subnets, route tables and NAT gateways stay as they are."""
+    changes = azs_changed["drop_b"].actions("module.net.")
+    b = AZS[1]
+    per_az = [
+        "aws_subnet.public", "aws_subnet.private", "aws_subnet.database", "aws_route_table.private",
+        "aws_route_table_association.public", "aws_route_table_association.private",
+        "aws_route_table_association.database", "aws_route.private_nat", "aws_nat_gateway.this", "aws_eip.nat",
+    ]  # fmt: skip
+    expected = {f'module.net.{kind}["{b}"]': ["delete"] for kind in per_az}
+    # The NACLs and the DB subnet group lose that AZ's subnet, in place.
+    expected |= {f'module.net.aws_network_acl.this["{tier}"]': ["update"] for tier in TIERS}
+    expected["module.net.aws_db_subnet_group.this"] = ["update"]
+    assert changes == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"azs": [AZS[0], AZS[0], AZS[2]]}, "azs must not repeat an availability zone"),
+        ({"private_subnets": SUBNETS["private"][:2]}, "private_subnets needs one CIDR block per AZ"),
+    ],
+    ids=["repeated-az", "cidr-missing"],
+)
+def test_azs_must_not_repeat_and_subnets_need_one_cidr_per_az(tmp_path, change, refusal):
+    with pytest.raises(AssertionError) as refused:
+        plan_instances("network", {"bad": {**INSTANCES["single"], **change}}, tmp_path)
+    assert refusal in " ".join(str(refused.value).split())

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import partial
+from pathlib import Path
 
 import pytest
 
+from tests.modules.lifecycle import Result, Run, run_lifecycle
 from tests.planner import Plan, once_per_session, plan_instances
 
 PASSWORDS = {"prod": "Pr0d-Literal-Password-7f3a9c", "dev": "D3v-Literal-Password-b81e2d"}
@@ -50,14 +53,17 @@ def test_private_encrypted_postgres(plans, instance):
 
 @pytest.mark.parametrize(
     ("instance", "multi_az", "protected", "final_snapshot", "retention"),
-    [("prod", True, True, "exii-prod-final", 14), ("dev", False, False, None, 7)],
+    [("prod", True, True, r"exii-prod-final-\d{14}", 14), ("dev", False, False, None, 7)],
 )
 def test_availability_and_safety_follow_the_inputs(plans, instance, multi_az, protected, final_snapshot, retention):
     db = plans[instance].one("aws_db_instance")
     assert db["multi_az"] is multi_az
     assert db["deletion_protection"] is protected
     assert db["skip_final_snapshot"] is (final_snapshot is None)
-    assert db["final_snapshot_identifier"] == final_snapshot
+    if final_snapshot is None:
+        assert db["final_snapshot_identifier"] is None
+    else:  # the identifier and the time of the plan that created the database (YYYYMMDDhhmmss)
+        assert re.fullmatch(final_snapshot, db["final_snapshot_identifier"]), db["final_snapshot_identifier"]
     assert db["backup_retention_period"] == retention
 
 
@@ -80,3 +86,59 @@ def test_password_is_write_only_and_absent_from_the_plan(plans, instance):
     assert db["password_wo_version"] == 1
     text = json.dumps(plans[instance].raw)
     assert PASSWORDS[instance] not in text
+
+
+# -- lifecycles that real AWS accepts -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_security_group_has_a_generated_name(plans, instance):
+    """A replacement creates the new group beside the old one, so the names must differ."""
+    group = plans[instance].one("aws_security_group")
+    identifier = INSTANCES[instance]["identifier"]
+    assert (group["name_prefix"], group["tags"]["Name"]) == (f"{identifier}-db-", f"{identifier}-db")
+    assert plans[instance].change("aws_security_group.this")["after_unknown"]["name"] is True
+
+
+REPLACED = ["aws_security_group.this", 'aws_vpc_security_group_ingress_rule.postgres["django"]']
+
+
+def lifecycle(workdir: Path) -> tuple[dict[str, Result], dict[str, Result]]:
+    """The prod database created, planned again a moment later, its group replaced; then the
+    same database created anew in an empty state (a destroyed environment built again)."""
+    runs = [
+        Run("create", {"prod": INSTANCES["prod"]}),
+        Run("again", {"prod": INSTANCES["prod"]}, command="plan", pause_before=True),
+        Run("replace", {"prod": INSTANCES["prod"]}, command="plan", replace=[f"module.prod.{a}" for a in REPLACED]),
+    ]
+    first = run_lifecycle("rds", runs, workdir / "first")
+    recreated = run_lifecycle("rds", [Run("create", {"prod": INSTANCES["prod"]})], workdir / "recreated")
+    return first, recreated
+
+
+@pytest.fixture(scope="module")
+def lifecycles(tmp_path_factory) -> tuple[dict[str, Result], dict[str, Result]]:
+    return once_per_session(tmp_path_factory, "rds-lifecycle", lifecycle)
+
+
+def final_snapshot(result: Result) -> str:
+    return result.values["module.prod.aws_db_instance.this"]["final_snapshot_identifier"]
+
+
+def test_final_snapshot_name_is_stable_for_the_stack_and_new_for_a_new_one(lifecycles):
+    first, recreated = lifecycles
+    created = final_snapshot(first["create"])
+    assert re.fullmatch(r"exii-prod-final-\d{14}", created), created
+    assert first["create"].outputs["prod"]["final_snapshot_identifier"] == created
+    # A later plan (another time) changes nothing: no perpetual diff, the name stays.
+    assert first["again"].actions("module.prod.") == {}
+    assert final_snapshot(first["again"]) == created
+    # A database built again after a destroy snapshots under another name: AWS refuses a name twice.
+    assert final_snapshot(recreated["create"]) != created
+
+
+def test_a_replaced_group_is_created_before_the_old_one_is_destroyed(lifecycles):
+    changes = lifecycles[0]["replace"].actions("module.prod.")
+    for address in REPLACED:  # the instance holds the old group until RDS has moved it
+        assert changes[f"module.prod.{address}"] == ["create", "delete"], address
+    assert changes["module.prod.aws_db_instance.this"] == ["update"]

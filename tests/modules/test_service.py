@@ -7,6 +7,7 @@ from functools import partial
 
 import pytest
 
+from tests.modules.lifecycle import Run, run_lifecycle
 from tests.planner import Plan, once_per_session, plan_instances
 
 CONTAINERS = [
@@ -116,3 +117,34 @@ def test_autoscaling_between_min_and_max_on_cpu(plan):
     [tracking] = policy["target_tracking_scaling_policy_configuration"]
     assert tracking["target_value"] == 55
     assert tracking["predefined_metric_specification"][0]["predefined_metric_type"] == "ECSServiceAverageCPUUtilization"
+
+
+def test_security_group_has_a_generated_name(plan):
+    """A replacement creates the new group beside the old one, so the names must differ."""
+    group = plan.one("aws_security_group")
+    assert (group["name_prefix"], group["tags"]["Name"]) == (f"{INPUTS['name']}-service-", f"{INPUTS['name']}-service")
+    assert plan.change("aws_security_group.this")["after_unknown"]["name"] is True
+
+
+REPLACED = [
+    "aws_security_group.this",
+    "aws_vpc_security_group_ingress_rule.from_load_balancer",
+    'aws_vpc_security_group_egress_rule.this["https"]',
+]
+
+
+@pytest.fixture(scope="module")
+def replaced(tmp_path_factory):
+    runs = [
+        Run("create", {"django": INPUTS}),
+        Run("replace", {"django": INPUTS}, command="plan", replace=[f"module.django.{a}" for a in REPLACED]),
+    ]
+    return once_per_session(tmp_path_factory, "service-replaced", partial(run_lifecycle, "service", runs))
+
+
+def test_a_replaced_group_is_created_before_the_old_one_is_destroyed(replaced):
+    changes = replaced["replace"].actions("module.django.")
+    for address in REPLACED:  # the running tasks' network interfaces hold the old group until they stop
+        assert changes[f"module.django.{address}"] == ["create", "delete"], address
+    # The service moves onto the new group in place (a new deployment), never replaced.
+    assert changes["module.django.aws_ecs_service.this"] == ["update"]
