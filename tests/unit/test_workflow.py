@@ -186,8 +186,12 @@ with open(os.environ["FAKE_TF_LOG"], "a") as log:
                           "cli_config": os.environ.get("TF_CLI_CONFIG_FILE")}}) + "\\n")
 command = args[1]
 if os.environ.get("FAKE_TF_WAIT"):
+    received = []
     def stop(signum, frame):
-        open(os.environ["FAKE_TF_WAIT"] + ".signal", "w").write(signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+        open(os.environ["FAKE_TF_WAIT"] + ".signal", "w").write(" ".join(received))
+        if len(received) == 1 and os.environ.get("FAKE_TF_SLOW_STOP"):
+            time.sleep(float(os.environ["FAKE_TF_SLOW_STOP"]))  # saving the state, releasing the lock
         sys.exit(1)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
@@ -249,7 +253,7 @@ def fake_tf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeTerraform:
     monkeypatch.setenv("TF_WORKSPACE", "leaked-from-the-shell")
     monkeypatch.delenv("CI", raising=False)  # CI makes init keep the lock file read-only (tested below)
     for name in ("FAKE_TF_WAIT", "FAKE_TF_LOCKED", "FAKE_TF_PLAN_EXIT", "FAKE_TF_SHOW", "FAKE_TF_APPLY_EXIT",
-                 "FAKE_TF_INIT_LOCK"):  # fmt: skip
+                 "FAKE_TF_INIT_LOCK", "FAKE_TF_SLOW_STOP"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return FakeTerraform(tmp_path)
 
@@ -477,6 +481,35 @@ def test_a_signal_reaches_terraform_as_one_interrupt(
     assert str(info.value) == "terraform apply interrupted; Terraform stopped cleanly and released the state lock"
     assert Path(f"{ready}.signal").read_text() == "SIGINT"  # Terraform's graceful stop, whatever the signal
     assert {s: signal.getsignal(s) for s in before} == before  # the caller's handlers are back
+
+
+def test_a_second_interrupt_is_not_passed_on_while_terraform_stops(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    ready = tmp_path / "ready"
+    monkeypatch.setenv("FAKE_TF_WAIT", str(ready))
+    monkeypatch.setenv("FAKE_TF_SLOW_STOP", "1.5")  # Terraform takes its time to stop
+    before = signal.getsignal(signal.SIGINT)
+
+    def impatient_user() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (ready.exists() and signal.getsignal(signal.SIGINT) is not before):
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+        while not Path(f"{ready}.signal").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the first reached Terraform: now a second Ctrl-C, while it stops
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=impatient_user, daemon=True)
+    sender.start()
+    with pytest.raises(OpsError) as info:
+        runner.run("apply", "-input=false", "plan.tfplan")
+    sender.join()
+    assert info.value.exit_code == EXIT_INTERRUPTED
+    assert Path(f"{ready}.signal").read_text() == "SIGINT"  # one interrupt, never Terraform's "exit now" pair
+    assert "Terraform is still stopping" in capfd.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 # -- the account guard (moto in-process) ------------------------------------------------------------
