@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stackops.environments import Environment
-from stackops.errors import OpsError, Refused
+from stackops.errors import OpsError, Refused, aws_error_message
 
 
 def caller_account(session: Any, profile: str) -> str:
@@ -22,7 +22,8 @@ def caller_account(session: Any, profile: str) -> str:
         raise OpsError(f"cannot reach AWS for profile {profile!r}: {exc}") from None
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.ClientError,
             botocore.exceptions.BotoCoreError) as exc:  # fmt: skip
-        raise OpsError(f"the credentials of AWS profile {profile!r} do not work: {exc}") from None
+        checking = f"checking the account of AWS profile {profile!r}"
+        raise OpsError(aws_error_message(exc, checking, profiles=[profile])) from None
 
 
 def declared_accounts(

@@ -37,13 +37,13 @@ def refresh(
     refs = [layout.service(service)] if service else list(layout.services.values())
     ecs = session.client("ecs")
     if not force:  # what it will move to, before it moves
-        with aws_errors("refresh"):
+        with aws_errors("listing the revisions each service would move to"):
             print_pending(
                 [p for ref in refs for p in pending(ecs, ref, describe_service(ecs, layout, ref)["taskDefinition"])]
             )
     results = []
     for ref in refs:
-        with aws_errors(f"refresh {ref.key}"):
+        with aws_errors(f"refreshing {ref.key}"):
             svc = describe_service(ecs, layout, ref)  # now: an earlier service's rollout took time
             current = svc["taskDefinition"]
             target = current if force else latest_arn(ecs, ref.family)

@@ -29,3 +29,4 @@ from __future__ import annotations
 SERVICE_MARK = "stackops-emulated-aws"  # the health probe's `service`, to tell this server from others
 HEALTH_PATH = "/_stack/health"
 FAULTS_PATH = "/_stack/ecs/faults"
+REQUEST_FAULTS_PATH = "/_stack/faults"
