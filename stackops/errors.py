@@ -41,6 +41,12 @@ class Refused(OpsError):
     exit_code = EXIT_REFUSED
 
 
+def session_profiles(session: Any) -> list[str]:
+    """The AWS profile of a boto3 Session (for the fix an error's line names); none for other objects."""
+    profile = getattr(session, "profile_name", None)
+    return [profile] if isinstance(profile, str) else []
+
+
 def is_aws_error(exc: BaseException) -> bool:
     """A botocore ClientError (AWS answered with an error) or BotoCoreError (no credentials, no network, ...)."""
     from botocore.exceptions import BotoCoreError, ClientError

@@ -23,7 +23,7 @@ from stackops.app_secrets.catalogue import (
     Secret,
     generate,
 )
-from stackops.errors import OpsError, aws_errors
+from stackops.errors import OpsError, aws_errors, session_profiles
 
 _PREFIX = re.compile(r"^/([A-Za-z0-9_.-]+/)+$")
 
@@ -110,18 +110,12 @@ def sync(
     chosen = catalogue.select(only, prefix)
     client = session.client("secretsmanager")
     report = SyncReport(prefix=prefix, rotate=rotate, dry_run=dry_run)
-    profiles = _profiles(session)
+    profiles = session_profiles(session)
     for secret in chosen:
         with aws_errors(f"syncing {secret.full_name(prefix)} with Secrets Manager", profiles=profiles):
             row = _sync_one(client, secret, prefix, rotate, dry_run, emulated, environ)
         report.rows.append(row)
     return report
-
-
-def _profiles(session: Any) -> list[str]:
-    """The session's AWS profile, for the fix an AWS error's line names (a boto3 Session knows it)."""
-    profile = getattr(session, "profile_name", None)
-    return [profile] if isinstance(profile, str) else []
 
 
 def _describe(client: Any, name: str) -> dict[str, Any] | None:
@@ -214,7 +208,7 @@ def missing_secrets(session: Any, prefix: str, catalogue: Catalogue) -> list[str
     prefix = normalise_prefix(prefix)
     client = session.client("secretsmanager")
     existing: set[str] = set()
-    with aws_errors(f"listing the secrets under {prefix} in Secrets Manager", profiles=_profiles(session)):
+    with aws_errors(f"listing the secrets under {prefix} in Secrets Manager", profiles=session_profiles(session)):
         for page in client.get_paginator("list_secrets").paginate(Filters=[{"Key": "name", "Values": [prefix]}]):
             existing.update(item["Name"] for item in page["SecretList"])
     return [secret.name for secret in catalogue if secret.full_name(prefix) not in existing]

@@ -58,7 +58,7 @@ def private_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAws
 @pytest.fixture
 def aws(private_aws: PrivateAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateAws]:
     """The private emulator, its faults cleared; boto3 in this test reaches it too."""
-    for name in emulator.CLEARED_ENV_VARS:
+    for name in (*emulator.CLEARED_ENV_VARS, "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"):  # the attempts are stackops'
         monkeypatch.delenv(name, raising=False)
     for name, value in {**private_aws.env, **emulator.environ(private_aws.state / "local")}.items():
         monkeypatch.setenv(name, value)

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from invoke import Exit
 
 import tasks
-from stackops.errors import OpsError, aws_error_message, aws_errors
+from stackops.errors import OpsError, aws_error_message, aws_errors, session_profiles
 
 
 @pytest.fixture
@@ -146,13 +146,7 @@ def test_aws_errors_names_what_was_being_done(session: boto3.Session) -> None:
         raise OpsError("not an AWS error")  # the package's own errors pass unchanged
 
 
-def test_the_task_layer_turns_an_unwrapped_aws_error_into_the_line(
-    session: boto3.Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"):  # recorded, so what the wrapper sets is undone
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-
+def test_the_task_layer_turns_an_unwrapped_aws_error_into_the_line(session: boto3.Session) -> None:
     @tasks.operation
     def look_up(c: object, env: str | None = None) -> None:
         for call in failing(session, "acm", "list_certificates", "ExpiredTokenException"):
@@ -172,3 +166,36 @@ def test_the_task_layer_turns_an_unwrapped_aws_error_into_the_line(
 
     with pytest.raises(RuntimeError, match="a bug"):  # not an AWS error: the traceback stays
         broken(None)
+
+
+def test_a_sessions_profile_is_the_one_to_log_in_with(session: boto3.Session) -> None:
+    assert session_profiles(session) == ["default"]  # boto3 names the profile it uses
+    assert session_profiles(object()) == []  # a stand-in session: the fix says PROFILE
+
+
+def test_create_secrets_py_ends_an_aws_error_with_the_line(
+    session: boto3.Session, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    from stackops.paths import ROOT
+
+    spec = importlib.util.spec_from_file_location("create_secrets", ROOT / "bin" / "create-secrets.py")
+    assert spec and spec.loader
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+
+    calls = failing(session, "secretsmanager", "list_secrets", "ExpiredTokenException")
+    call = next(calls)  # the client exists before AWS_PROFILE names a profile this test has not configured
+
+    def run(args: object, environ: object) -> int:
+        call()
+        return 0
+
+    monkeypatch.setattr(cli, "run", run)
+    monkeypatch.setenv("AWS_PROFILE", "exiidev")
+    assert cli.main([]) == 1
+    calls.close()
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert line.startswith("error: secretsmanager:ListSecrets failed with ExpiredTokenException (nope): ")
+    assert "`aws sso login --profile exiidev`" in line

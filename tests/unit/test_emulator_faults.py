@@ -45,11 +45,8 @@ def endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def clean(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"):
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-    retries.configure()  # as every entry point does
+def clean(endpoint: str) -> Iterator[None]:
+    retries.configure()  # as every entry point does (undone after the test: tests/unit/conftest.py)
     REACHED.clear()
     client.clear_request_faults(endpoint)
     yield
@@ -198,3 +195,18 @@ def test_rest_operations_come_from_botocores_model(
     service: str, method: str, path: str, query: str, operation: str | None
 ) -> None:
     assert faults.rest_operation(service, method, path, query) == operation
+
+
+@pytest.mark.parametrize(
+    ("service", "environ", "expected"),
+    [
+        ("secretsmanager", {"HTTP_X_AMZ_TARGET": "secretsmanager.ListSecrets"}, "json"),
+        ("sts", {"CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8"}, "query"),
+        ("ec2", {"CONTENT_TYPE": "application/x-www-form-urlencoded"}, "ec2"),
+        ("sts", {"QUERY_STRING": "Action=GetCallerIdentity"}, "query"),  # a GET of the query protocol
+        ("s3", {}, "rest-xml"),
+        ("lambda", {}, "rest-json"),
+    ],
+)
+def test_the_protocol_comes_from_the_request_or_the_model(service: str, environ: dict[str, str], expected: str) -> None:
+    assert faults.protocol(service, environ) == expected

@@ -1,4 +1,7 @@
-"""The one retry configuration (stackops/retries.py): the standard mode for boto3 and Terraform."""
+"""The one retry configuration (stackops/retries.py): the standard mode for boto3 and Terraform.
+
+tests/unit/conftest.py starts each test without AWS_RETRY_MODE and AWS_MAX_ATTEMPTS and undoes what it set.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,6 @@ import pytest
 
 from stackops import environments, retries
 from stackops.terraform import Terraform
-
-
-@pytest.fixture(autouse=True)
-def no_retry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"):  # recorded, so what a test sets is undone
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
 
 
 def test_the_standard_mode_and_its_attempts_unless_the_user_chose() -> None:

@@ -165,13 +165,13 @@ def _service_model(service: str) -> Any:
 
 
 def protocol(service: str, environ: Mapping[str, Any]) -> str:
-    """The protocol of the request: JSON and query requests say so, REST ones take the model's."""
+    """The protocol of the request: JSON and query requests say so, the others take the model's."""
     if environ.get("HTTP_X_AMZ_TARGET"):
         return shapes.JSON
     if "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
         return shapes.EC2 if service == "ec2" else shapes.QUERY
     model = _service_model(service)
-    if model is not None and model.protocol in (shapes.REST_XML, shapes.REST_JSON):
+    if model is not None and model.protocol in shapes.PROTOCOLS:  # botocore's names for them
         return str(model.protocol)
     return shapes.REST_XML if service in _REST_XML else shapes.REST_JSON
 

@@ -101,9 +101,9 @@ def injected_error(
     from stackops.local.aws import error_responses, faults
 
     def operation() -> str | None:
-        if environ.get("HTTP_X_AMZ_TARGET") or "form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-            return request.action  # X-Amz-Target's operation, or the query's Action
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
+        if request.action != method:
+            return request.action  # X-Amz-Target's operation, or the query's Action
         return faults.rest_operation(request.service, method, path, environ.get("QUERY_STRING", ""))
 
     fault = faults.FAULTS.take(request.service, operation)
