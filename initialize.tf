@@ -50,8 +50,9 @@ variable "account_id" {
 }
 
 variable "master_profile" {
-  description = "AWS CLI profile of the master account that holds the state (read by the tooling, not by Terraform)."
+  description = "AWS CLI profile of the master account that holds the state (read by the tooling, not by Terraform); null for the default credential chain, or the backend's profile/assume_role."
   type        = string
+  default     = null
 }
 
 variable "master_account_id" {

@@ -1,12 +1,42 @@
 # IAM policy documents of the task roles: each service reaches only this environment's own
 # buckets, queues and parameters (the original granted s3:*, sqs:*, ssm:* on every resource).
+#
+# Every ARN here is built from variables and locals, never from a resource's attributes: a data
+# source that depends on a resource with pending changes is read only at apply, so the task roles'
+# policies would show as "(known after apply)". Built so, `inv plan` shows each role's whole policy
+# and the plan tests and the policy linter read it (tests/e2e/test_task_role_policies.py checks
+# these names against the resources planned).
 locals {
   arn_prefix = {
     ssm = "arn:${data.aws_partition.current.partition}:ssm:${var.region}:${var.account_id}"
     sqs = "arn:${data.aws_partition.current.partition}:sqs:${var.region}:${var.account_id}"
     ecs = "arn:${data.aws_partition.current.partition}:ecs:${var.region}:${var.account_id}"
+    iam = "arn:${data.aws_partition.current.partition}:iam::${var.account_id}"
+    s3  = "arn:${data.aws_partition.current.partition}:s3:::"
   }
-  parameters_arn = "${local.arn_prefix.ssm}:parameter/${var.project}/${var.stage}/*"
+  # GetParametersByPath is authorised against the path in the request (PARAMETER_PREFIX, no
+  # trailing slash), the other reads against each parameter: both ARNs are needed.
+  parameters_arns = [
+    "${local.arn_prefix.ssm}:parameter${local.parameter_prefix}",
+    "${local.arn_prefix.ssm}:parameter${local.parameter_prefix}/*",
+  ]
+  # The buckets' names as main.tf gives them. The log bucket holds the access logs (the audit
+  # trail): applications may read it, never write or delete in it.
+  log_bucket_arn = "${local.arn_prefix.s3}${local.log_bucket}"
+  data_bucket_arns = [
+    for purpose in setsubtract(var.buckets, ["log"]) : "${local.arn_prefix.s3}${local.name}-${purpose}-${var.account_id}"
+  ]
+
+  batch_cluster = "${local.name}-batch" # module.batch's name (main.tf)
+
+  # The roles the backend's batch task definitions (families ${local.name}-batch-*, registered by
+  # its pipeline) name: the shared execution role (image pull, logs) and the backend's task role.
+  # RunTask of a task definition with roles needs iam:PassRole on each of them. Names as
+  # modules/ecs gives them (its ARNs cannot be used: the task roles are created from these documents).
+  batch_task_role_arns = [
+    "${local.arn_prefix.iam}:role/${local.name}-task-execution",
+    "${local.arn_prefix.iam}:role/${local.name}-django-task",
+  ]
 }
 
 data "aws_partition" "current" {}
@@ -15,7 +45,7 @@ data "aws_iam_policy_document" "concept_task" {
   statement {
     sid       = "ReadOwnParameters"
     actions   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
-    resources = [local.parameters_arn]
+    resources = local.parameters_arns
   }
 }
 
@@ -23,19 +53,25 @@ data "aws_iam_policy_document" "django_task" {
   statement {
     sid       = "ReadOwnParameters"
     actions   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
-    resources = [local.parameters_arn]
+    resources = local.parameters_arns
   }
 
   statement {
     sid       = "ListOwnBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [for bucket in local.buckets : bucket.arn]
+    resources = concat([local.log_bucket_arn], local.data_bucket_arns)
   }
 
   statement {
     sid       = "ReadWriteOwnObjects"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = [for bucket in local.buckets : "${bucket.arn}/*"]
+    resources = [for arn in local.data_bucket_arns : "${arn}/*"]
+  }
+
+  statement {
+    sid       = "ReadAccessLogs"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.log_bucket_arn}/*"]
   }
 
   statement {
@@ -44,7 +80,7 @@ data "aws_iam_policy_document" "django_task" {
       "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
       "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
     ]
-    resources = [for queue in aws_sqs_queue.this : queue.arn]
+    resources = [for queue in values(var.queues) : "${local.arn_prefix.sqs}:${local.name}-${queue}"]
   }
 
   # The backend starts its jobs on the batch cluster.
@@ -55,13 +91,25 @@ data "aws_iam_policy_document" "django_task" {
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
-      values   = [module.batch.cluster_arn]
+      values   = ["${local.arn_prefix.ecs}:cluster/${local.batch_cluster}"]
+    }
+  }
+
+  # Without it AWS refuses RunTask of a task definition that names roles (moto does not check).
+  statement {
+    sid       = "PassBatchJobRoles"
+    actions   = ["iam:PassRole"]
+    resources = local.batch_task_role_arns
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
     }
   }
 
   statement {
     sid       = "WatchBatchJobs"
     actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
-    resources = ["${local.arn_prefix.ecs}:task/${module.batch.cluster_name}/*"]
+    resources = ["${local.arn_prefix.ecs}:task/${local.batch_cluster}/*"]
   }
 }

@@ -39,7 +39,7 @@ def operation(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _profiles(env: str | None) -> list[str]:
+def _profiles(env: str | None) -> list[str | None]:
     """The AWS profiles of environment `env` (for the fix an AWS error's line names); none if unknown."""
     from stackops import environments
 
@@ -139,11 +139,12 @@ def plan(c, env=None):
     }
 )
 @operation
-def apply(c, env=None, yes=False, confirm=None, rollout=True, timeout=600):
+def apply(c, env=None, yes=False, confirm=None, rollout=True, timeout=None):
     """Plan, show the summary, confirm (prod: type its name), apply exactly that plan, roll out new revisions."""
     from stackops import cli, stack
 
-    stack.apply(cli.open_environment(env), yes=yes, typed=confirm, rollout=rollout, timeout=float(timeout))
+    seconds = cli.positive(timeout, "--timeout", default=600)
+    stack.apply(cli.open_environment(env), yes=yes, typed=confirm, rollout=rollout, timeout=seconds)
 
 
 @task(help={"env": ENV_HELP, "yes": YES_HELP, "confirm": "the environment's name, typed (required for prod)"})
@@ -171,13 +172,20 @@ def output(c, env=None, json=False):
         print_outputs(values)
 
 
-@task(help={"env": ENV_HELP})
+@task(
+    help={
+        "env": ENV_HELP,
+        "yes": "confirm a command that changes infrastructure or state (apply, import, state rm|mv|push,"
+        " taint, force-unlock...); prod destroy still needs --confirm prod",
+        "confirm": "the environment's name, typed (what prod destroy needs)",
+    }
+)
 @operation
-def tf(c, env=None):
+def tf(c, env=None, yes=False, confirm=None):
     """Run any terraform command in the environment: inv tf --env E -- ARGS (what switch_environment.sh did)."""
     from stackops import cli, stack
 
-    return stack.passthrough(cli.open_environment(env), cli.passthrough_args(c.remainder))
+    return stack.passthrough(cli.open_environment(env), cli.passthrough_args(c.remainder), yes=yes, typed=confirm)
 
 
 @task(help={"env": ENV_HELP})
@@ -253,10 +261,11 @@ def cert(c, env=None, domain=None, renew_within=None, force=False, email=None, s
     from stackops.certs.command import certificate, pick_environment
 
     domains = list(domain or [])
+    days = None if renew_within is None else cli.positive(renew_within, "--renew-within", default=0, unit="days")
     environment = cli.open_environment(pick_environment(env, domains))
     certificate(
         environment, domains, renew_all=renew_all, force=force, email=email, staging=staging, yes=yes,
-        renew_within=float(renew_within) if renew_within is not None else None,
+        renew_within=days,
     )  # fmt: skip
 
 
@@ -272,20 +281,22 @@ TIMEOUT_HELP = "seconds to wait for the rollout before failing (default 600)"
         "force": "start a new deployment of the revision each service runs now, never a newer one"
         " (picks up rotated secrets)",
         "timeout": TIMEOUT_HELP,
-        "keep": "task definition revisions kept per family after a successful rollout",
+        "keep": "task definition revisions kept per family after a successful rollout (default 5)",
     }
 )
 @operation
-def refresh(c, env=None, service=None, force=False, timeout=600, keep=5):
+def refresh(c, env=None, service=None, force=False, timeout=None, keep=None):
     """Roll services onto the latest ACTIVE task definition revision (listed first) and wait for the rollout."""
     from stackops import cli, stack
     from stackops.ecs.refresh import refresh as refresh_services
     from stackops.ecs.results import print_results, raise_on_failure
 
+    seconds = cli.positive(timeout, "--timeout", default=600)
+    kept = cli.positive_count(keep, "--keep", default=5)
     environment = cli.open_environment(env)
     results = refresh_services(
         environment.session(), stack.ecs_layout(environment), service=service, force=force,
-        timeout=float(timeout), keep_revisions=int(keep),
+        timeout=seconds, keep_revisions=kept,
     )  # fmt: skip
     print_results(results)
     raise_on_failure(results)
@@ -301,7 +312,7 @@ def refresh(c, env=None, service=None, force=False, timeout=600, keep=5):
     }
 )
 @operation
-def deploy(c, env=None, service=None, image=None, migrate=False, timeout=600):
+def deploy(c, env=None, service=None, image=None, migrate=False, timeout=None):
     """Register a revision identical to the latest but for the image, then roll the service onto it."""
     from stackops import cli, stack
     from stackops.ecs.deploy import deploy as deploy_image
@@ -309,10 +320,11 @@ def deploy(c, env=None, service=None, image=None, migrate=False, timeout=600):
 
     if not service or not image:
         raise OpsError("both --service and --image are required")
+    seconds = cli.positive(timeout, "--timeout", default=600)
     environment = cli.open_environment(env)
     result = deploy_image(
         environment.session(), stack.ecs_layout(environment), service, image, migrate=migrate,
-        timeout=float(timeout),
+        timeout=seconds,
     )  # fmt: skip
     print_results([result])
     raise_on_failure([result])
@@ -320,7 +332,7 @@ def deploy(c, env=None, service=None, image=None, migrate=False, timeout=600):
 
 @task(help={"env": ENV_HELP, "service": "the service to roll back", "timeout": TIMEOUT_HELP})
 @operation
-def rollback(c, env=None, service=None, timeout=600):
+def rollback(c, env=None, service=None, timeout=None):
     """Point a service back at the revision it ran before the last refresh or deploy, and wait."""
     from stackops import cli, stack
     from stackops.ecs.results import print_results, raise_on_failure
@@ -328,8 +340,9 @@ def rollback(c, env=None, service=None, timeout=600):
 
     if not service:
         raise OpsError("--service is required")
+    seconds = cli.positive(timeout, "--timeout", default=600)
     environment = cli.open_environment(env)
-    result = roll_back(environment.session(), stack.ecs_layout(environment), service, timeout=float(timeout))
+    result = roll_back(environment.session(), stack.ecs_layout(environment), service, timeout=seconds)
     print_results([result])
     raise_on_failure([result])
 
@@ -342,15 +355,16 @@ def rollback(c, env=None, service=None, timeout=600):
     }
 )
 @operation
-def migrate(c, env=None, command=None, timeout=600):
+def migrate(c, env=None, command=None, timeout=None):
     """Run the migration task once with the backend's network and secrets; exit 1 unless it exits 0."""
     from stackops import cli, stack
     from stackops.ecs.migrate import migrate as run_migration
 
+    seconds = cli.positive(timeout, "--timeout", default=600)
     environment = cli.open_environment(env)
     result = run_migration(
         environment.session(), stack.ecs_layout(environment), command=command,
-        timeout=float(timeout),
+        timeout=seconds,
     )  # fmt: skip
     if not result.ok:
         raise OpsError(f"migration failed: {result.detail}")

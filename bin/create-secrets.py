@@ -30,6 +30,7 @@ from stackops.app_secrets.report import print_report
 from stackops.app_secrets.sync import sync
 from stackops.cli import point_at_emulator
 from stackops.errors import EXIT_FAILED, OpsError, aws_error_message
+from stackops.guard import check_accounts
 from stackops.paths import ROOT
 from stackops.ui import err
 
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         err.print(f"note: AWS_REGION={region} ignored; environment {env.name} lives in {env.region}", soft_wrap=True)
     catalogue = load_catalogue()
     point_at_emulator(env)
-    # The account guard goes here: after the endpoint is known, before any Secrets Manager call.
+    # The account guard of inv secrets, before any Secrets Manager call: only the account written to.
+    check_accounts(env, master=False)
     try:
         session = env.session()
     except BotoCoreError as exc:  # e.g. ProfileNotFound

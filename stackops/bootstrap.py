@@ -34,12 +34,16 @@ def tf_init(env: Environment) -> Terraform:
     folder = tf_init_folder(env)
     variables = {
         "region": env.region,
-        "profile": env.master_profile,
         "account_id": env.master_account_id,
         "bucket": env.state_bucket,
         "lock_table": env.lock_table,
         "s3_use_path_style": str(bool(env.backend.get("use_path_style", False))).lower(),
     }
+    # Without them, the provider uses the default credential chain (variables default to null).
+    if env.master_profile:
+        variables["profile"] = env.master_profile
+    if env.master_role_arn:
+        variables["assume_role_arn"] = env.master_role_arn
     return Terraform(
         env,
         root=env.root / "tf-init",

@@ -2,19 +2,21 @@
 
 `open_environment` loads an environment, points this process at the embedded AWS when the
 environment is the emulated one (`point_at_emulator`), and runs the account guard
-(bin/create-secrets.py only points at the emulator: its account guard is an open item). This is
+(bin/create-secrets.py, which picks its environment from AWS_PROFILE, does the last two itself). This is
 the one module outside `stackops.local` that may import it: the place where "emulated or real" is
 decided, so that no operation module has to know (tests/unit/test_layout.py holds the rule).
 """
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from collections.abc import Sequence
 
 from stackops import environments
 from stackops.environments import Environment
+from stackops.errors import OpsError
 from stackops.guard import check_accounts
 
 
@@ -23,7 +25,7 @@ def point_at_emulator(env: Environment) -> None:
     if env.emulated:
         from stackops.local import emulator
 
-        emulator.activate()
+        emulator.activate(profiles=bool(env.profile or env.master_profile))
 
 
 def open_environment(name: str | None, *, guard: bool = True) -> Environment:
@@ -46,3 +48,29 @@ def passthrough_args(remainder: str, argv: Sequence[str] | None = None) -> list[
     argv = list(sys.argv if argv is None else argv)
     words = argv[argv.index("--") + 1 :] if "--" in argv else []
     return words if " ".join(words) == remainder else shlex.split(remainder)
+
+
+def positive(value: object, flag: str, *, default: float, unit: str = "seconds") -> float:
+    """A number a flag takes (invoke hands it over as text): finite and greater than 0, else OpsError.
+
+    The tasks declare these flags with a None default, so that invoke does not cast them itself
+    (its int() cast ends in a traceback on `--timeout 1.5` or `--timeout abc`).
+    """
+    if value is None:
+        return default
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise OpsError(f"{flag} takes a number of {unit} greater than 0, not {value!r}")
+    return number
+
+
+def positive_count(value: object, flag: str, *, default: int) -> int:
+    """A whole number greater than 0 (counts), else OpsError naming the flag."""
+    if value is None:
+        return default
+    if not str(value).strip().isdigit() or int(str(value)) == 0:
+        raise OpsError(f"{flag} takes a whole number greater than 0, not {value!r}")
+    return int(str(value))

@@ -61,10 +61,13 @@ def environment_checks(env: Environment, prepare: Callable[[Environment], None] 
     except OpsError as exc:
         checks.append(Check(f"{env.name}: emulator", False, str(exc)))
         return checks
-    for profile, expected, master in declared_accounts(env):
-        label = f"{env.name}: profile {profile}"
+    for master, expected in declared_accounts(env):
+        profile = env.master_profile if master else env.profile
+        label = f"{env.name}: " + (
+            f"profile {profile}" if profile else "default credential chain" + " (state)" * master
+        )
         try:
-            actual = caller_account(env.session(master=master), profile)
+            actual = caller_account(env.session(master=master), env.credentials_label(master=master), profile)
         except OpsError as exc:
             checks.append(Check(label, False, str(exc)))
             continue

@@ -20,8 +20,10 @@ from stackops.paths import ROOT, state_root
 PLACEHOLDER_MARK = "# PLACEHOLDER"
 _HCL_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,20}$")
-_REQUIRED = ("stage", "region", "profile", "account_id", "master_profile", "master_account_id",
-             "zone_name", "frontend_prefix", "backend_prefix")  # fmt: skip
+# `profile` and `master_profile` are optional: without them the default credential chain is used
+# (environment keys, web identity, an instance or task role), as AWS CLI and Terraform do.
+_REQUIRED = ("stage", "region", "account_id", "master_account_id", "zone_name", "frontend_prefix",
+             "backend_prefix")  # fmt: skip
 
 
 def environments_dir(root: Path = ROOT) -> Path:
@@ -67,16 +69,28 @@ class Environment:
         return str(self.variables["region"])
 
     @property
-    def profile(self) -> str:
-        return str(self.variables["profile"])
+    def profile(self) -> str | None:
+        """The environment account's AWS profile; None: the default credential chain."""
+        value = self.variables.get("profile")
+        return None if value in (None, "", "null") else str(value)
 
     @property
     def account_id(self) -> str:
         return str(self.variables["account_id"])
 
     @property
-    def master_profile(self) -> str:
-        return str(self.backend.get("profile", self.variables["master_profile"]))
+    def master_profile(self) -> str | None:
+        """The state (master) account's profile: backend.hcl's, else the tfvars'; None: the default chain."""
+        value = self.backend.get("profile", self.variables.get("master_profile"))
+        return None if value in (None, "", "null") else str(value)
+
+    @property
+    def master_role_arn(self) -> str | None:
+        """backend.hcl's `assume_role = { role_arn = ... }`: the state account's role, assumed from the
+        master profile's (or the default chain's) credentials, by Terraform's S3 backend and by the tool."""
+        assume_role = self.backend.get("assume_role")
+        role = assume_role.get("role_arn") if isinstance(assume_role, dict) else None
+        return str(role) if role else None
 
     @property
     def master_account_id(self) -> str:
@@ -143,17 +157,46 @@ class Environment:
         return state_root() / "envs" / self.name
 
     # -- AWS access ----------------------------------------------------------------------------
+    def credentials_label(self, *, master: bool = False) -> str:
+        """How the tool finds the account's credentials, for messages: "profile 'exiidev'", ..."""
+        profile = self.master_profile if master else self.profile
+        source = f"profile {profile!r}" if profile else "the default credential chain"
+        role = self.master_role_arn if master else None
+        return f"{source} assuming {role}" if role else source
+
     def session(self, *, master: bool = False) -> Any:
-        """A boto3 session with the environment's (or the state account's) profile and region."""
+        """A boto3 session in the environment's (or the state account's) credentials and region."""
         import boto3
         import botocore.exceptions
 
         profile = self.master_profile if master else self.profile
         try:
-            return boto3.Session(profile_name=profile, region_name=self.region)
+            session = boto3.Session(profile_name=profile, region_name=self.region)
         except botocore.exceptions.ProfileNotFound:
             hint = "start the emulator: inv local.up" if self.emulated else f"aws configure --profile {profile}"
             raise OpsError(f"AWS profile {profile!r} of {self.name} is not configured ({hint})") from None
+        role = self.master_role_arn if master else None
+        return assumed_role_session(session, role, self.region) if role else session
+
+
+def assumed_role_session(source: Any, role_arn: str, region: str) -> Any:
+    """A boto3 session in `role_arn`, assumed from `source`'s credentials when first used and
+    refreshed before they expire (botocore's own assume-role fetcher, as a role profile gets)."""
+    import boto3
+    import botocore.session
+    from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=source._session.create_client,
+        source_credentials=source.get_credentials(),
+        role_arn=role_arn,
+        extra_args={"RoleSessionName": "stackops"},
+    )
+    core = botocore.session.Session()
+    # botocore has no public setter for a session's credentials object; this is how its own
+    # credential providers hand refreshable credentials to a session.
+    core._credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
+    return boto3.Session(botocore_session=core, region_name=region)
 
 
 def load(name: str | None, root: Path = ROOT) -> Environment:

@@ -42,9 +42,10 @@ class Refused(OpsError):
 
 
 def session_profiles(session: Any) -> list[str]:
-    """The AWS profile of a boto3 Session (for the fix an error's line names); none for other objects."""
+    """The AWS profile of a boto3 Session (for the fix an error's line names); none for other objects,
+    nor for boto3's "default", which is also what it says for the default credential chain."""
     profile = getattr(session, "profile_name", None)
-    return [profile] if isinstance(profile, str) else []
+    return [profile] if isinstance(profile, str) and profile != "default" else []
 
 
 def is_aws_error(exc: BaseException) -> bool:
@@ -55,7 +56,7 @@ def is_aws_error(exc: BaseException) -> bool:
 
 
 @contextmanager
-def aws_errors(action: str, *, profiles: Sequence[str] = ()) -> Iterator[None]:
+def aws_errors(action: str, *, profiles: Sequence[str | None] = ()) -> Iterator[None]:
     """An AWS error in the block becomes an OpsError: one line naming `action` (see aws_error_message)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -65,7 +66,7 @@ def aws_errors(action: str, *, profiles: Sequence[str] = ()) -> Iterator[None]:
         raise OpsError(aws_error_message(exc, action, profiles=profiles)) from None
 
 
-def aws_error_message(exc: BaseException, action: str | None = None, *, profiles: Sequence[str] = ()) -> str:
+def aws_error_message(exc: BaseException, action: str | None = None, *, profiles: Sequence[str | None] = ()) -> str:
     """One line for an AWS or botocore error: `action`, the operation, the error code, the likely fix.
 
     `profiles` are the AWS profiles the failed call may have used, for the commands in the fix.
@@ -81,8 +82,12 @@ def _one_line(text: object) -> str:
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
 
 
-def _login(profiles: Sequence[str]) -> str:
-    commands = [f"`aws sso login --profile {profile}`" for profile in dict.fromkeys(profiles)]
+def _named(profiles: Sequence[str | None]) -> list[str]:
+    return [profile for profile in dict.fromkeys(profiles) if profile]  # None: the default credential chain
+
+
+def _login(profiles: Sequence[str | None]) -> str:
+    commands = [f"`aws sso login --profile {profile}`" for profile in _named(profiles)]
     return ", ".join(commands or ["`aws sso login --profile PROFILE`"])
 
 
@@ -111,7 +116,7 @@ def _is_throttling(response: dict[str, Any]) -> bool:
     return bool(ThrottledRetryableChecker().is_retryable(RetryContext(attempt_number=1, parsed_response=response)))
 
 
-def _client_error(exc: Any, profiles: Sequence[str]) -> str:
+def _client_error(exc: Any, profiles: Sequence[str | None]) -> str:
     response: dict[str, Any] = exc.response
     error = response.get("Error", {})
     code = str(error.get("Code") or "error")
@@ -141,13 +146,13 @@ def _client_error(exc: Any, profiles: Sequence[str]) -> str:
     return f"{line}: {hint}"
 
 
-def _botocore_error(exc: BaseException, profiles: Sequence[str]) -> str:
+def _botocore_error(exc: BaseException, profiles: Sequence[str | None]) -> str:
     from botocore import exceptions as errors
 
     text = _one_line(exc)
-    configure = ", ".join(f"`aws configure --profile {p}`" for p in dict.fromkeys(profiles)) or "`aws configure`"
+    configure = ", ".join(f"`aws configure --profile {p}`" for p in _named(profiles)) or "`aws configure`"
     if isinstance(exc, errors.NoCredentialsError):
-        return f"{text}: configure the profile ({configure}) or log in ({_login(profiles)})"
+        return f"{text}: configure the profile ({configure}), log in ({_login(profiles)}) or give CI its role"
     if isinstance(exc, errors.TokenRetrievalError | errors.SSOError | errors.LoginError):
         return f"{text}: the SSO session has expired: {_login(profiles)}, then run again"
     if isinstance(exc, errors.ProfileNotFound):

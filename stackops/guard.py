@@ -1,4 +1,4 @@
-"""The account guard: nothing touches an environment unless each profile is in its declared account."""
+"""The account guard: nothing touches an environment unless its credentials are in its declared accounts."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from stackops.environments import Environment
 from stackops.errors import OpsError, Refused, aws_error_message
 
 
-def caller_account(session: Any, profile: str) -> str:
-    """Account id behind a boto3 session, with a clear error when its credentials do not work."""
+def caller_account(session: Any, credentials: str, profile: str | None = None) -> str:
+    """Account id behind a boto3 session, with a clear error when its credentials do not work.
+
+    `credentials` names them in messages ("profile 'exiidev'", "the default credentials ...").
+    """
     import botocore.exceptions
 
     try:
@@ -19,30 +22,31 @@ def caller_account(session: Any, profile: str) -> str:
             f"AWS profile {profile!r} is not configured: add it with `aws configure --profile {profile}`"
         ) from None
     except botocore.exceptions.EndpointConnectionError as exc:
-        raise OpsError(f"cannot reach AWS for profile {profile!r}: {exc}") from None
+        raise OpsError(f"cannot reach AWS with {credentials}: {exc}") from None
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.ClientError,
             botocore.exceptions.BotoCoreError) as exc:  # fmt: skip
-        checking = f"checking the account of AWS profile {profile!r}"
-        raise OpsError(aws_error_message(exc, checking, profiles=[profile])) from None
+        checking = f"checking the account of {credentials}"
+        raise OpsError(aws_error_message(exc, checking, profiles=[profile] if profile else [])) from None
 
 
-def declared_accounts(
-    env: Environment, *, environment: bool = True, master: bool = True
-) -> list[tuple[str, str, bool]]:
-    """(profile, declared account, is the state account) for the profiles an operation uses."""
-    pairs = [(env.profile, env.account_id, False)] if environment else []
+def declared_accounts(env: Environment, *, environment: bool = True, master: bool = True) -> list[tuple[bool, str]]:
+    """(is the state account, declared account) for the accounts an operation uses."""
+    pairs = [(False, env.account_id)] if environment else []
     if master:
-        pairs.append((env.master_profile, env.master_account_id, True))
+        pairs.append((True, env.master_account_id))
     return pairs
 
 
 def check_accounts(env: Environment, *, environment: bool = True, master: bool = True) -> None:
-    """Refuse (exit 2) unless the environment's profile, and the state profile, are in their declared accounts."""
-    for profile, expected, is_master in declared_accounts(env, environment=environment, master=master):
-        actual = caller_account(env.session(master=is_master), profile)
+    """Refuse (exit 2) unless the environment's credentials, and the state account's, are in their
+    declared accounts (profiles or not: the caller's account is what is compared)."""
+    for is_master, expected in declared_accounts(env, environment=environment, master=master):
+        credentials = env.credentials_label(master=is_master)
+        profile = env.master_profile if is_master else env.profile
+        actual = caller_account(env.session(master=is_master), credentials, profile)
         if actual != expected:
             role = "state (master)" if is_master else env.name
             raise Refused(
-                f"refused: profile {profile!r} is in account {actual}, but the {role} account of "
+                f"refused: {credentials} is in account {actual}, but the {role} account of "
                 f"{env.name} is {expected} (environments/{env.name}/variables.tfvars); nothing was changed"
             )

@@ -21,7 +21,7 @@ from stackops.ecs.layout import EcsLayout
 from stackops.ecs.results import print_results, raise_on_failure
 from stackops.ecs.terraform_revisions import new_revisions, refuse_to_shadow_unreleased, roll_out, running_images
 from stackops.environments import Environment
-from stackops.errors import EXIT_REFUSED, OpsError, aws_errors
+from stackops.errors import EXIT_REFUSED, OpsError, Refused, aws_errors
 from stackops.report import print_plan_summary
 from stackops.terraform import PlanResult, Terraform, terraform_binary
 from stackops.ui import err
@@ -160,6 +160,49 @@ def apply(
     return True
 
 
+# What a new certificate ARN changes: the load balancers' listeners (HTTPS created or pointed at
+# the new certificate, HTTP turned into a redirect). Planned with -target, so nothing else
+# pending in the stack goes out with a certificate renewal.
+CERTIFICATE_TARGET = "module.alb"
+CERTIFICATE_RESOURCE_TYPES = ("aws_lb_listener",)
+
+
+def pending_changes(resource_changes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The managed resources a plan would create, update or delete."""
+    return [
+        c for c in resource_changes
+        if c.get("mode") == "managed" and c["change"]["actions"] not in (["no-op"], ["read"])
+    ]  # fmt: skip
+
+
+def apply_certificate(env: Environment, *, yes: bool = False, ask: Callable[[str], str] = input) -> bool:
+    """Apply only the listeners' certificate; refuse (exit 2), naming them, when the targeted plan
+    holds any other change. Returns True if applied."""
+    terraform_binary()
+    require_state_bucket(env)
+    tf = stack(env, bucket_checked=True)
+    result = tf.plan(extra=[*plan_inputs(env, tf).args, f"-target={CERTIFICATE_TARGET}"])
+    print_plan_summary(env, result, "certificate")
+    changes = pending_changes(result.resource_changes)
+    others = sorted(c["address"] for c in changes if c["type"] not in CERTIFICATE_RESOURCE_TYPES)
+    try:
+        if others:
+            shown = ", ".join(others[:6]) + (", ..." if len(others) > 6 else "")
+            raise Refused(
+                f"refused: attaching the certificate would also change {len(others)} other resource(s) of "
+                f"{env.name} ({shown}); nothing was applied. Review them with inv plan --env {env.name}, then "
+                f"inv apply --env {env.name} (which attaches the certificate too)"
+            )
+        if not changes:
+            return False
+        confirm(env, "apply", yes=yes, ask=ask)
+    except Exception:
+        result.path.unlink(missing_ok=True)
+        raise
+    tf.apply(result)
+    return True
+
+
 def drift(env: Environment) -> int:
     """0 when live infrastructure matches the code; 2 (for a scheduled job) when it differs."""
     tf = stack(env)
@@ -178,10 +221,41 @@ def outputs(env: Environment) -> dict[str, Any]:
     return values
 
 
-def passthrough(env: Environment, args: Sequence[str]) -> int:
-    """`inv tf --env E -- ARGS`: terraform in the environment's workspace; var-file added where it applies."""
+# Passthrough commands that change infrastructure or state: confirmed as inv apply/destroy are.
+CHANGING_COMMANDS = ("apply", "destroy", "import", "taint", "untaint", "force-unlock")
+CHANGING_SUBCOMMANDS = {"state": ("rm", "mv", "push", "replace-provider"), "workspace": ("delete",)}
+
+
+def changing_action(args: Sequence[str]) -> str | None:
+    """What a passthrough command changes, as the confirmation names it ("destroy", "state rm"), or None."""
+    command, rest = args[0], list(args[1:])
+    if command == "destroy" or (command == "apply" and "-destroy" in rest):
+        return "destroy"  # prod: the name typed, --yes alone refused, as for inv destroy
+    if command in CHANGING_COMMANDS:
+        return command
+    if rest and rest[0] in CHANGING_SUBCOMMANDS.get(command, ()):
+        return f"{command} {rest[0]}"
+    return None
+
+
+def passthrough(
+    env: Environment,
+    args: Sequence[str],
+    *,
+    yes: bool = False,
+    typed: str | None = None,
+    ask: Callable[[str], str] = input,
+) -> int:
+    """`inv tf --env E -- ARGS`: terraform in the environment's workspace; var-file added where it applies.
+
+    A command that changes infrastructure or state is confirmed first, before anything runs, with
+    the rules of inv apply/destroy (Terraform's own -auto-approve is not a confirmation of ours).
+    """
     if not args:
         raise OpsError("nothing to run: inv tf --env ENV -- COMMAND [ARGS...]")
+    action = changing_action(args)
+    if action is not None:
+        confirm(env, action, yes=yes, typed=typed, ask=ask)
     tf = stack(env)
     extra = [*tf.var_args(), *plan_inputs(env, tf).args] if args[0] in VAR_FILE_COMMANDS else []
     return tf.run(args[0], *extra, *args[1:], check=False).returncode

@@ -211,8 +211,9 @@ class Terraform:
     def run(
         self, *args: str, capture: bool = False, check: bool = True, workspace: bool = True, quiet: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        """Run terraform; output streams live unless captured. Ctrl-C reaches Terraform once,
-        so it stops gracefully and releases the state lock, and the caller exits 130."""
+        """Run terraform; output streams live unless captured. Ctrl-C reaches Terraform once (a
+        second one is not forwarded), so it stops gracefully and releases the state lock, and the
+        caller exits 130."""
         environ = self.environ()
         if workspace:
             environ["TF_WORKSPACE"] = self.workspace
@@ -226,8 +227,15 @@ class Terraform:
 
         def forward(signum: int, _frame: Any) -> None:
             interrupted.append(signum)
-            if process.poll() is None:
+            if process.poll() is not None:
+                return
+            if len(interrupted) == 1:
                 process.send_signal(signal.SIGINT)
+            else:
+                # Terraform takes a second interrupt as "exit immediately": state unsaved, lock
+                # held. Only the first is forwarded. os.write: safe inside a signal handler.
+                os.write(2, b"stackops: Terraform is still stopping (it saves the state and releases the lock);"
+                            b" waiting for it\n")  # fmt: skip
 
         previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
         try:

@@ -208,16 +208,24 @@ def once_per_session(tmp_path_factory: pytest.TempPathFactory, key: str, produce
 
     xdist's default scheduling hands a file's tests to both workers, so a module-scoped plan
     fixture would plan once on each: the first worker to ask plans, the other waits for its result.
+    Several test files may ask for the same key (the environment plans): each gets the one result.
     """
+    if key in _PRODUCED:
+        return _PRODUCED[key]
     if "PYTEST_XDIST_WORKER" not in os.environ:
-        return produce(tmp_path_factory.mktemp(key))
+        _PRODUCED[key] = produce(tmp_path_factory.mktemp(key))
+        return _PRODUCED[key]
     shared = tmp_path_factory.getbasetemp().parent  # this session's folder, common to its workers
     result = shared / f"{key}.pickle"
     with (shared / f"{key}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not result.exists():
             result.write_bytes(pickle.dumps(produce(tmp_path_factory.mktemp(key))))
-        return pickle.loads(result.read_bytes())  # noqa: S301 (written just now by this session)
+        _PRODUCED[key] = pickle.loads(result.read_bytes())  # noqa: S301 (written just now by this session)
+        return _PRODUCED[key]
+
+
+_PRODUCED: dict[str, Any] = {}  # once_per_session's results in this process, by key
 
 
 def offline_environ(workdir: Path) -> dict[str, str]:

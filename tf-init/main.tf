@@ -8,6 +8,14 @@ provider "aws" {
   allowed_account_ids = [var.account_id]
   s3_use_path_style   = var.s3_use_path_style
 
+  dynamic "assume_role" {
+    for_each = var.assume_role_arn == null ? [] : [var.assume_role_arn]
+    content {
+      role_arn     = assume_role.value
+      session_name = "stackops-bootstrap"
+    }
+  }
+
   default_tags {
     tags = {
       Project   = "exii"

@@ -4,7 +4,13 @@ variable "region" {
 }
 
 variable "profile" {
-  description = "AWS CLI profile of the master account (exiimaster)."
+  description = "AWS CLI profile of the master account (exiimaster); null for the default credential chain."
+  type        = string
+  default     = null
+}
+
+variable "assume_role_arn" {
+  description = "Role in the master account to assume from the profile's (or the default chain's) credentials: backend.hcl's assume_role.role_arn; null for none."
   type        = string
   default     = null
 }

@@ -56,6 +56,6 @@ What lives where (import from the modules; this file re-exports nothing):
   renewal.py   Decision, renewal_due, decide (step b)
   certbot.py   the ACME server, certbot's folders, command and environment, run_certbot (step c)
   issue.py     issue, renew_all, run, print_results, find_environment_for
-  command.py   `inv cert`: pick the environment, run, and apply when the published ARN is new
+  command.py   `inv cert`: pick the environment, run, and apply the listeners when the published ARN is new
   __main__.py  `python -m stackops.certs certbot ARGS...`: certbot with the Route53 zones pinned
 """

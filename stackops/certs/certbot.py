@@ -120,14 +120,12 @@ def certbot_command(
 
 
 def certbot_environment(env: Environment, acme: AcmeServer, zones: dict[str, HostedZone]) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARIABLES}
-    environ.update(
-        {
-            "AWS_PROFILE": env.profile,  # the environment's credentials, nothing ambient
-            "AWS_DEFAULT_REGION": env.region,
-            ZONES_ENV: json.dumps(challenge_zones(zones)),
-        }
-    )
+    if env.profile:  # the environment's profile, nothing ambient
+        environ = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARIABLES}
+        environ["AWS_PROFILE"] = env.profile
+    else:  # the default credential chain (keys, web identity), as the tool itself uses it
+        environ = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
+    environ.update({"AWS_DEFAULT_REGION": env.region, ZONES_ENV: json.dumps(challenge_zones(zones))})
     if acme.ca_bundle:
         environ["REQUESTS_CA_BUNDLE"] = acme.ca_bundle
     return environ

@@ -1,4 +1,4 @@
-"""`inv cert`: pick the environment, issue or renew, and apply when the ARN Terraform reads is new."""
+"""`inv cert`: pick the environment, issue or renew, and attach the certificate when its ARN is new."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def certificate(
         force=force, email=email, staging=staging,
     )  # fmt: skip
     if any(r.parameter_changed for r in results):
-        ui.err.print("The certificate ARN is new: applying so the HTTPS listeners use it")
-        stack.apply(env, yes=yes)
+        ui.err.print("The certificate ARN is new: applying it to the HTTPS listeners (nothing else)")
+        stack.apply_certificate(env, yes=yes)
 
 
 def pick_environment(name: str | None, domains: Sequence[str]) -> str:

@@ -96,7 +96,7 @@ def zones_for(
         elif _in_zone(name.removeprefix("*."), env.zone_name):
             raise OpsError(
                 f"no public hosted zone {env.zone_name} for {name} in account {env.account_id} "
-                f"(profile {env.profile}): create it first (`inv apply --env {env.name}`)"
+                f"({env.credentials_label()}): create it first (`inv apply --env {env.name}`)"
             )
         else:
             listing = ", ".join(public) or "none"

@@ -311,13 +311,15 @@ def status(state_dir: Path | None = None) -> Status | None:
     )
 
 
-def activate(state_dir: Path | None = None) -> None:
+def activate(state_dir: Path | None = None, *, profiles: bool = True) -> None:
     """Point this process (boto3, and the AWS CLI and Terraform it starts) at the running emulator.
 
-    Stray credentials in the caller's shell would win over the emulator's profiles: they are removed.
+    Stray credentials in the caller's shell would win over the emulator's profiles: they are
+    removed, unless the environment names no profiles (`profiles=False`): then the default
+    credential chain (keys, web identity) is how it reaches the emulator, as on AWS.
     """
     os.environ.update(environ(state_dir))
-    for name in CLEARED_ENV_VARS:
+    for name in CLEARED_ENV_VARS if profiles else ():
         os.environ.pop(name, None)
 
 

@@ -87,7 +87,7 @@ def test_expired_credentials_stop_every_command_at_the_account_guard(aws: Privat
                              message="The security token included in the request is expired")  # fmt: skip
     line = one_error_line(run_inv(command[0], "--env", "local", *command[1:], env=aws.env, timeout=120))
     assert line == (
-        f"error: checking the account of AWS profile '{LOCAL.profile}': sts:GetCallerIdentity failed with "
+        f"error: checking the account of {LOCAL.credentials_label()}: sts:GetCallerIdentity failed with "
         "ExpiredToken (The security token included in the request is expired): the credentials have expired: "
         f"{EXPIRED_FIX}, or your CI's role), run again"
     )

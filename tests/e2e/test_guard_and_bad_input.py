@@ -175,6 +175,22 @@ def test_doctor_lists_the_placeholders_of_dev() -> None:
     assert f"{environments.ROOT}/environments/dev/variables.tfvars" in detail
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["refresh", "--timeout", "0"], "error: --timeout takes a number of seconds greater than 0, not '0'"),
+        (["apply", "--timeout", "1e999"], "error: --timeout takes a number of seconds greater than 0, not '1e999'"),
+        (["migrate", "--timeout", "soon"], "error: --timeout takes a number of seconds greater than 0, not 'soon'"),
+        (["refresh", "--keep", "0"], "error: --keep takes a whole number greater than 0, not '0'"),
+        (["cert", "--renew-within", "-5"], "error: --renew-within takes a number of days greater than 0, not '-5'"),
+    ],
+)
+def test_numbers_a_task_takes_are_checked_first(args: list[str], line: str, tmp_path: Path) -> None:
+    result = run_inv(*args, "--env", "local", env=no_emulator(tmp_path))  # refused before the emulator is looked up
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert error_line(result) == line
+
+
 def test_tf_without_a_command(emulated_aws, own_state: dict[str, str]) -> None:
     result = run_inv("tf", "--env", "local", env=own_state)
     assert result.returncode == 1
@@ -253,6 +269,20 @@ def test_prod_destroy_confirmed_with_another_name_is_refused(
         "error: refused: --confirm 'dev' does not match the environment 'prod'; nothing was changed"
     )
     assert written(own_state) == []
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("yes", [[], ["--yes"]])
+def test_a_passthrough_prod_destroy_gets_the_guard_of_inv_destroy(
+    right_prod: dict[str, str], own_state: dict[str, str], yes: list[str]
+) -> None:
+    before = snapshot()
+    result = run_inv("tf", "--env", "prod", *yes, "--", "destroy", "-auto-approve",
+                     env={**right_prod, **own_state}, input="")  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = error_line(result)
+    assert line.startswith("error: refused: destroy") and "--confirm prod" in line, line
+    assert written(own_state) == []  # refused before init: Terraform never ran
     assert snapshot() == before
 
 

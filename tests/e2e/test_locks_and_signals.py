@@ -146,21 +146,27 @@ def test_a_second_apply_is_refused_while_the_first_holds_the_lock(
     assert state["outputs"]["seconds"]["value"] == 15
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signals", [[signal.SIGINT], [signal.SIGTERM, signal.SIGINT]], ids=["SIGINT", "SIGTERM-then-Ctrl-C"]
+)
 def test_an_interrupted_apply_exits_130_and_releases_the_lock(
-    backend: Backend, tmp_path: Path, processes: list[subprocess.Popen[str]], signum: signal.Signals
+    backend: Backend, tmp_path: Path, processes: list[subprocess.Popen[str]], signals: list[signal.Signals]
 ) -> None:
     run = start_apply(tmp_path / "interrupted", 120)
     processes.append(run)
     backend.wait_for_apply_lock(run)
     assert backend.lock_object() is not None
     started = time.monotonic()
-    run.send_signal(signum)
+    for signum in signals:  # an impatient second Ctrl-C, while Terraform stops, must not reach it
+        run.send_signal(signum)
+        time.sleep(0.02)
     code, stdout, stderr = finish(run, timeout=60)
 
     assert time.monotonic() - started < 30, "the apply should stop promptly, not run its 120 s"
     assert code == EXIT_INTERRUPTED, stderr[-3000:]
     assert "Interrupt received" in stdout  # Terraform itself got the interrupt, once, and stopped gracefully
+    assert "Two interrupts received" not in stdout + stderr  # Terraform's "exiting immediately"
+    assert ("Terraform is still stopping" in stderr) == (len(signals) > 1)
     message = last_line(stderr)
     assert message.startswith("error: terraform apply interrupted")
     assert "released the state lock" in message

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -111,8 +112,8 @@ def test_without_a_client_on_the_traceback_the_operation_alone_is_named() -> Non
     ("exc", "expected"),
     [
         (botocore.exceptions.NoCredentialsError(),
-         "Unable to locate credentials: configure the profile (`aws configure --profile exiidev`) or log in "
-         "(`aws sso login --profile exiidev`)"),
+         "Unable to locate credentials: configure the profile (`aws configure --profile exiidev`), log in "
+         "(`aws sso login --profile exiidev`) or give CI its role"),
         (botocore.exceptions.TokenRetrievalError(provider="sso", error_msg="token expired"),
          "Error when retrieving token from sso: token expired: the SSO session has expired: "
          "`aws sso login --profile exiidev`, then run again"),
@@ -169,8 +170,11 @@ def test_the_task_layer_turns_an_unwrapped_aws_error_into_the_line(session: boto
 
 
 def test_a_sessions_profile_is_the_one_to_log_in_with(session: boto3.Session) -> None:
-    assert session_profiles(session) == ["default"]  # boto3 names the profile it uses
+    assert session_profiles(SimpleNamespace(profile_name="exiidev")) == ["exiidev"]
+    assert session_profiles(session) == []  # boto3 says "default" for the default credential chain too
     assert session_profiles(object()) == []  # a stand-in session: the fix says PROFILE
+    exc = raised(session, "sts", "get_caller_identity", "ExpiredToken")
+    assert "(`aws sso login --profile PROFILE`, or your CI's role)" in aws_error_message(exc, profiles=[None])
 
 
 def test_create_secrets_py_ends_an_aws_error_with_the_line(

@@ -419,6 +419,7 @@ def profile_env(aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_PROFILE", "exiidev")
     monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")  # dev's declared account: the guard passes
     for var, value in FULL_ENV.items():
         monkeypatch.setenv(var, value)
     return aws
@@ -456,6 +457,15 @@ def test_cli_refuses_an_unknown_profile(cli, profile_env, monkeypatch, capsys):
     assert stored(profile_env) == {}
 
 
+def test_cli_refuses_a_profile_in_another_account(cli, profile_env, monkeypatch, capsys):
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "999999999999")
+    assert cli.main([]) == 2
+    assert "profile 'exiidev' is in account 999999999999, but the dev account of dev is 111111111111" in (
+        capsys.readouterr().err
+    )
+    assert stored(profile_env) == {}  # nothing written in the wrong account
+
+
 def test_cli_env_flag_and_help(cli, profile_env, monkeypatch, console, capsys):
     monkeypatch.delenv("AWS_PROFILE")
     assert cli.main(["--env", "dev", "--rotate", "db"]) == 0
@@ -472,6 +482,7 @@ def test_cli_emulated_environment_gets_stand_ins(cli, aws, monkeypatch, tmp_path
     # The emulator itself is not running here: its activation is replaced by pointing at a config file.
     monkeypatch.setattr(cli, "point_at_emulator", lambda env: monkeypatch.setenv("AWS_CONFIG_FILE", str(config)))
     monkeypatch.setenv("AWS_PROFILE", "exii-local")
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")  # the local environment's declared account
     for var in FULL_ENV:
         monkeypatch.delenv(var, raising=False)
     assert cli.main([]) == 0

@@ -125,7 +125,24 @@ def test_missing_backend_is_named(tree: Path) -> None:
         environments.load("dev", root=tree)
 
 
-@pytest.mark.parametrize("key", ["account_id", "profile", "master_account_id"])
+def test_profiles_are_optional_the_default_chain_then(tree: Path) -> None:
+    tfvars = tree / "environments" / "dev" / "variables.tfvars"
+    kept = [line for line in tfvars.read_text().splitlines() if not line.startswith(("profile ", "master_profile "))]
+    tfvars.write_text("\n".join(kept))
+    backend = tree / "environments" / "dev" / "backend.hcl"
+    role = "arn:aws:iam::000000000000:role/terraform-state"
+    backend.write_text(
+        "\n".join(line for line in backend.read_text().splitlines() if not line.startswith("profile "))
+        + f'\nassume_role = {{\n  role_arn = "{role}"\n}}\n'
+    )
+    dev = environments.load("dev", root=tree)
+    assert (dev.profile, dev.master_profile, dev.master_role_arn) == (None, None, role)
+    assert dev.credentials_label() == "the default credential chain"
+    assert dev.credentials_label(master=True) == f"the default credential chain assuming {role}"
+    assert environments.load("dev").credentials_label(master=True) == "profile 'exiimaster'"
+
+
+@pytest.mark.parametrize("key", ["account_id", "master_account_id"])
 def test_a_required_variable_left_out_is_named(tree: Path, key: str) -> None:
     path = tree / "environments" / "dev" / "variables.tfvars"
     path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith(f"{key} ")))
@@ -577,6 +594,7 @@ class RecordingStack:
         self.opened = opened  # the workflow's steps before Terraform: secrets checked, stack opened
         self.calls: list[tuple[str, Any]] = []
         self.plans: list[PlanResult] = []
+        self.resource_changes: list[dict[str, Any]] = []  # what the next plans hold, as `show -json` has it
 
     @property
     def data_dir(self) -> Path:
@@ -591,7 +609,8 @@ class RecordingStack:
         path = self.folder / f"{len(self.plans)}.tfplan"
         path.write_text("plan")
         summary = PlanSummary.from_plan_json(PLAN_JSON) if self.has_changes else None
-        self.plans.append(PlanResult(path=path, has_changes=self.has_changes, summary=summary))
+        self.plans.append(PlanResult(path=path, has_changes=self.has_changes, summary=summary,
+                                     resource_changes=list(self.resource_changes)))  # fmt: skip
         return self.plans[-1]
 
     def apply(self, plan: PlanResult) -> None:
@@ -672,6 +691,47 @@ def test_confirmed_changes_apply_the_plan_that_was_shown(stack: Callable[..., Re
     assert tf.opened == ["bucket prod", "stack prod"]  # a destroy needs no secrets
 
 
+def planned(address: str, kind: str, *actions: str) -> dict[str, Any]:
+    return {"address": address, "mode": "managed", "type": kind, "change": {"actions": list(actions)}}
+
+
+LISTENERS = [
+    planned('module.alb["concept"].aws_lb_listener.https[0]', "aws_lb_listener", "create"),
+    planned('module.alb["concept"].aws_lb_listener.http', "aws_lb_listener", "update"),
+    planned('module.alb["concept"].aws_lb.this', "aws_lb", "no-op"),
+]
+
+
+def test_a_new_certificate_applies_only_the_listeners(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    tf.resource_changes = LISTENERS
+    with pytest.raises(Refused, match="apply on prod needs confirmation"):
+        stack_ops.apply_certificate(environments.load("prod"), ask=never_asked)
+    assert stack_ops.apply_certificate(environments.load("prod"), yes=True, ask=never_asked) is True
+    assert tf.calls == [("plan", False), ("plan", False), ("apply", tf.plans[1].path)]
+    assert "-target=module.alb" in tf.extra
+    assert not any(plan.path.exists() for plan in tf.plans)
+
+
+def test_a_new_certificate_with_other_pending_changes_applies_nothing(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    tf.resource_changes = [
+        *LISTENERS,
+        planned('module.alb["django"].aws_lb_target_group.this', "aws_lb_target_group", "delete", "create"),
+        planned("module.network.aws_security_group.alb", "aws_security_group", "update"),
+    ]
+    with pytest.raises(Refused) as refused:
+        stack_ops.apply_certificate(environments.load("prod"), yes=True, ask=never_asked)
+    assert str(refused.value) == (
+        "refused: attaching the certificate would also change 2 other resource(s) of prod "
+        '(module.alb["django"].aws_lb_target_group.this, module.network.aws_security_group.alb); nothing was '
+        "applied. Review them with inv plan --env prod, then inv apply --env prod (which attaches the "
+        "certificate too)"
+    )
+    assert [call[0] for call in tf.calls] == ["plan"]
+    assert not tf.plans[0].path.exists()
+
+
 def test_drift_exit_codes(stack: Callable[..., RecordingStack]) -> None:
     stack(has_changes=True)
     assert stack_ops.drift(environments.load("dev")) == EXIT_REFUSED
@@ -693,6 +753,57 @@ def test_passthrough_adds_the_var_file_where_it_applies(stack: Callable[..., Rec
         ("plan", "-var-file=x.tfvars", f"-var-file={images}", "-target=x"), ("state", "list"), ("validate",),
     ]  # fmt: skip
     assert json.loads(images.read_text()) == {"running_images": {}}  # nothing runs yet
+
+
+@pytest.mark.parametrize(
+    ("args", "action"),
+    [
+        (["destroy", "-auto-approve"], "destroy"),
+        (["apply", "-destroy"], "destroy"),
+        (["apply", "-auto-approve"], "apply"),
+        (["import", "aws_s3_bucket.x", "b"], "import"),
+        (["state", "rm", 'module.bucket["staging"]'], "state rm"),
+        (["state", "mv", "a", "b"], "state mv"),
+        (["state", "push", "f"], "state push"),
+        (["taint", "a"], "taint"),
+        (["force-unlock", "id"], "force-unlock"),
+        (["workspace", "delete", "x"], "workspace delete"),
+        (["state", "list"], None),
+        (["state", "show", "a"], None),
+        (["plan"], None),
+        (["output", "-json"], None),
+    ],
+)
+def test_passthrough_knows_which_commands_change_something(args: list[str], action: str | None) -> None:
+    assert stack_ops.changing_action(args) == action
+
+
+def test_a_changing_passthrough_is_confirmed_before_anything_runs(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    prod, dev = environments.load("prod"), environments.load("dev")
+    with pytest.raises(Refused, match="destroying prod needs its name typed; --yes alone is not enough"):
+        stack_ops.passthrough(prod, ["destroy", "-auto-approve"], yes=True, ask=never_asked)
+    with pytest.raises(Refused, match="--confirm 'dev' does not match the environment 'prod'"):
+        stack_ops.passthrough(prod, ["apply", "-destroy"], typed="dev", ask=never_asked)
+    with pytest.raises(Refused, match="state rm on dev needs confirmation"):
+        stack_ops.passthrough(dev, ["state", "rm", "aws_s3_bucket.x"], ask=never_asked)
+    assert tf.calls == [] and tf.opened == []  # refused before the state bucket check, init or terraform
+    stack_ops.passthrough(dev, ["state", "rm", "aws_s3_bucket.x"], yes=True)
+    stack_ops.passthrough(prod, ["destroy", "-auto-approve"], typed="prod")
+    assert [args[:2] for _, args in tf.calls] == [("state", "rm"), ("destroy", "-var-file=x.tfvars")]
+
+
+def test_numbers_of_flags() -> None:
+    assert cli.positive(None, "--timeout", default=600) == 600
+    assert cli.positive("1.5", "--timeout", default=600) == 1.5
+    assert cli.positive(30, "--timeout", default=600) == 30
+    for bad in ("0", "-5", "nan", "inf", "abc", ""):
+        with pytest.raises(OpsError, match=f"--timeout takes a number of seconds greater than 0, not '{bad}'"):
+            cli.positive(bad, "--timeout", default=600)
+    assert cli.positive_count("3", "--keep", default=5) == 3
+    assert cli.positive_count(None, "--keep", default=5) == 5
+    with pytest.raises(OpsError, match=re.escape("--keep takes a whole number greater than 0, not '2.5'")):
+        cli.positive_count("2.5", "--keep", default=5)
 
 
 def test_open_environment_runs_the_guard_unless_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,73 @@
+"""parliament over every IAM policy document of the dev, prod and local plans: zero findings.
+
+The plans are the environment plans' (tests/e2e/test_environment_plans.py, one per session); the
+lint itself takes about a second. What parliament does and does not check: tests/policy_lint.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.e2e.test_environment_plans import ENVIRONMENTS, EnvironmentPlan, plan_all
+from tests.planner import once_per_session
+from tests.policy_lint import Allowed, lint_document, plan_documents, unexplained, unlintable
+
+pytestmark = pytest.mark.e2e
+
+# Findings judged wrong, each with its reason. Keep it tiny and specific.
+ALLOWED = (
+    Allowed(
+        issue="CREDENTIALS_EXPOSURE",
+        kind="trust",
+        source=r"\.assume_role_policy",
+        detail=r'"actions": \["sts:assumerole"\]',
+        reason="the community auditor flags sts:AssumeRole as an action returning credentials, which "
+        "is right in an identity policy; in a role's trust policy, granting it to the service that "
+        "runs as the role (ecs-tasks, vpc-flow-logs) is the policy's only purpose",
+    ),
+    Allowed(
+        issue="PERMISSIONS_MANAGEMENT_ACTIONS",
+        kind="identity",
+        source=r"^data\.aws_iam_policy_document\.django_task ",
+        detail=r'"actions": \["iam:passrole"\]',
+        reason="the auditor flags iam:PassRole wherever it appears, whatever its resources and "
+        "conditions; RunTask needs it, and the backend's is limited to the batch jobs' two roles "
+        "and to ECS tasks (asserted in tests/e2e/test_task_role_policies.py)",
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def plans(emulated_aws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentPlan]:
+    return once_per_session(tmp_path_factory, "environment-plans", plan_all)
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def each(request: pytest.FixtureRequest, plans: dict[str, EnvironmentPlan]) -> EnvironmentPlan:
+    return plans[request.param]
+
+
+def test_every_policy_document_is_linted(each: EnvironmentPlan) -> None:
+    documents = plan_documents(each.plan.raw)
+    sources = {source for doc in documents for source in doc.sources}
+    kinds = Counter(doc.kind for doc in documents)
+    # The roles' trust policies, the task, execution and flow log policies, the bucket policies.
+    assert kinds["trust"] == 2 and kinds["identity"] >= 4 and kinds["resource"] >= 2, kinds
+    for address in each.plan.of_type("aws_iam_role"):
+        assert f"{address}.assume_role_policy" in sources, address
+    for address in ("data.aws_iam_policy_document.django_task", "data.aws_iam_policy_document.concept_task"):
+        assert address in sources, sorted(sources)
+    assert unlintable(each.plan.raw) == []
+
+
+def test_parliament_finds_nothing(each: EnvironmentPlan) -> None:
+    findings = [f for doc in plan_documents(each.plan.raw) for f in lint_document(doc)]
+    assert [str(f) for f in unexplained(findings, ALLOWED)] == []
+
+
+def test_every_allowed_finding_still_occurs(plans: dict[str, EnvironmentPlan]) -> None:
+    """An allow-list entry that no longer matches anything is removed, not kept "just in case"."""
+    findings = [f for p in plans.values() for doc in plan_documents(p.plan.raw) for f in lint_document(doc)]
+    assert [a.issue for a in ALLOWED if not any(a.covers(f) for f in findings)] == []
