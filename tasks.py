@@ -9,28 +9,45 @@ from typing import Any
 
 from invoke import Collection, Exit, task
 
-from stackops import ui
-from stackops.errors import OpsError
+from stackops import retries, ui
+from stackops.errors import OpsError, aws_error_message, is_aws_error
 
 ENV_HELP = "environment name: a folder of environments/ (dev, prod, local); never guessed for dev or prod"
 YES_HELP = "do not ask for confirmation (automation); prod destroy still needs --confirm prod"
 
 
 def operation(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the package's errors into a one-line message and the documented exit code."""
+    """Set the AWS retry mode, then turn the package's errors, and any AWS or botocore error that
+    reached the task, into a one-line message and the documented exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        retries.configure()
         try:
             code = fn(*args, **kwargs)
         except OpsError as exc:
             raise Exit(f"error: {exc}", code=exc.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
+        except Exception as exc:
+            if not is_aws_error(exc):
+                raise
+            raise Exit(f"error: {aws_error_message(exc, profiles=_profiles(kwargs.get('env')))}", code=1) from None
         if isinstance(code, int) and code:
             raise Exit(code=code)
 
     return wrapper
+
+
+def _profiles(env: str | None) -> list[str | None]:
+    """The AWS profiles of environment `env` (for the fix an AWS error's line names); none if unknown."""
+    from stackops import environments
+
+    try:
+        environment = environments.load(env)
+    except OpsError:
+        return []
+    return [environment.profile, environment.master_profile]
 
 
 # -- the embedded AWS ---------------------------------------------------------------------------

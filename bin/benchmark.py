@@ -114,14 +114,28 @@ def bench_up() -> None:
         subprocess.run([*inv, "local.down"], cwd=ROOT, env=env, capture_output=True, check=False)
 
 
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["soak"]:
-        count = sys.argv[2] if len(sys.argv) > 2 else "10"
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["soak"]:
+        count = argv[1] if len(argv) > 1 else "10"
         if not count.isdigit() or int(count) < 1:
             sys.exit(f"soak N: N is a number of runs, 1 or more, not {count!r}")
-        sys.exit(soak(int(count)))
-    wanted = set(sys.argv[1:]) or {"plans", "up"}
+        return soak(int(count))
+    wanted = set(argv) or {"plans", "up"}
     if "plans" in wanted:
         bench_plans()
     if "up" in wanted:
         bench_up()
+    return 0
+
+
+if __name__ == "__main__":
+    from stackops.errors import OpsError, aws_error_message, is_aws_error
+
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except OpsError as exc:
+        sys.exit(f"error: {exc}")
+    except Exception as exc:
+        if not is_aws_error(exc):
+            raise
+        sys.exit(f"error: {aws_error_message(exc)}")

@@ -21,15 +21,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 
-from stackops import environments
+from stackops import environments, retries
 from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.report import print_report
 from stackops.app_secrets.sync import sync
 from stackops.cli import point_at_emulator
-from stackops.errors import OpsError
+from stackops.errors import EXIT_FAILED, OpsError, aws_error_message
 from stackops.guard import check_accounts
 from stackops.paths import ROOT
 from stackops.ui import err
@@ -126,11 +126,16 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    retries.configure()
     try:
         return run(args, os.environ)
     except OpsError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
         return exc.exit_code
+    except (BotoCoreError, ClientError) as exc:  # an AWS error nothing above turned into a line
+        profiles = [os.environ["AWS_PROFILE"]] if os.environ.get("AWS_PROFILE") else []
+        err.print(f"[bold red]error:[/bold red] {escape(aws_error_message(exc, profiles=profiles))}", soft_wrap=True)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

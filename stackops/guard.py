@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stackops.environments import Environment
-from stackops.errors import OpsError, Refused
+from stackops.errors import OpsError, Refused, aws_error_message
 
 
 def caller_account(session: Any, credentials: str, profile: str | None = None) -> str:
@@ -25,7 +25,8 @@ def caller_account(session: Any, credentials: str, profile: str | None = None) -
         raise OpsError(f"cannot reach AWS with {credentials}: {exc}") from None
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.ClientError,
             botocore.exceptions.BotoCoreError) as exc:  # fmt: skip
-        raise OpsError(f"the credentials of {credentials} do not work: {exc}") from None
+        checking = f"checking the account of {credentials}"
+        raise OpsError(aws_error_message(exc, checking, profiles=[profile] if profile else [])) from None
 
 
 def declared_accounts(env: Environment, *, environment: bool = True, master: bool = True) -> list[tuple[bool, str]]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackops import retries
 from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.paths import ROOT, state_root
@@ -203,6 +204,7 @@ class Terraform:
     # -- process plumbing ----------------------------------------------------------------------
     def environ(self) -> dict[str, str]:
         environ = dict(os.environ)
+        environ.update(retries.environment(environ))  # the provider's retry mode is boto3's
         environ["TF_CLI_CONFIG_FILE"] = str(cli_config())
         environ["TF_DATA_DIR"] = str(self.data_dir)
         environ["TF_IN_AUTOMATION"] = "1"

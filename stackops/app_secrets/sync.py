@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from stackops.app_secrets.catalogue import (
     MANAGED_TAG,
@@ -23,7 +23,7 @@ from stackops.app_secrets.catalogue import (
     Secret,
     generate,
 )
-from stackops.errors import OpsError
+from stackops.errors import OpsError, aws_errors, session_profiles
 
 _PREFIX = re.compile(r"^/([A-Za-z0-9_.-]+/)+$")
 
@@ -110,18 +110,10 @@ def sync(
     chosen = catalogue.select(only, prefix)
     client = session.client("secretsmanager")
     report = SyncReport(prefix=prefix, rotate=rotate, dry_run=dry_run)
+    profiles = session_profiles(session)
     for secret in chosen:
-        try:
+        with aws_errors(f"syncing {secret.full_name(prefix)} with Secrets Manager", profiles=profiles):
             row = _sync_one(client, secret, prefix, rotate, dry_run, emulated, environ)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise OpsError(
-                f"Secrets Manager refused {secret.full_name(prefix)}: "
-                f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
-            ) from None
-        except BotoCoreError as exc:  # no credentials, unreachable endpoint, invalid parameters
-            detail = " ".join(str(exc).split())
-            raise OpsError(f"Secrets Manager call for {secret.full_name(prefix)} failed: {detail}") from None
         report.rows.append(row)
     return report
 
@@ -216,6 +208,7 @@ def missing_secrets(session: Any, prefix: str, catalogue: Catalogue) -> list[str
     prefix = normalise_prefix(prefix)
     client = session.client("secretsmanager")
     existing: set[str] = set()
-    for page in client.get_paginator("list_secrets").paginate(Filters=[{"Key": "name", "Values": [prefix]}]):
-        existing.update(item["Name"] for item in page["SecretList"])
+    with aws_errors(f"listing the secrets under {prefix} in Secrets Manager", profiles=session_profiles(session)):
+        for page in client.get_paginator("list_secrets").paginate(Filters=[{"Key": "name", "Values": [prefix]}]):
+            existing.update(item["Name"] for item in page["SecretList"])
     return [secret.name for secret in catalogue if secret.full_name(prefix) not in existing]

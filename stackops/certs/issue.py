@@ -24,7 +24,7 @@ from stackops.certs.pem import certificate_dates, certificate_names, split_pem_c
 from stackops.certs.renewal import decide
 from stackops.certs.zones import delegation_checker, list_zones, zones_for
 from stackops.environments import Environment
-from stackops.errors import OpsError, Refused
+from stackops.errors import OpsError, Refused, aws_errors
 
 ISSUED, RENEWED, SKIPPED, FAILED = "issued", "renewed", "skipped", "failed"
 
@@ -80,14 +80,19 @@ def issue(
         check_accounts(env, master=False)
     session = env.session()
     route53, acm, ssm = session.client("route53"), session.client("acm"), session.client("ssm")
-    zones = zones_for(names, list_zones(route53), env, delegation_checker(route53))
-    existing = match_certificate(managed_certificates(acm, env), names)
+    profiles = [env.profile]
+    with aws_errors("finding the hosted zone of each name in Route53", profiles=profiles):
+        zones = zones_for(names, list_zones(route53), env, delegation_checker(route53))
+    with aws_errors("looking up the certificates this tool imported into ACM", profiles=profiles):
+        existing = match_certificate(managed_certificates(acm, env), names)
     decision = decide(existing, now or dt.datetime.now(dt.UTC), renew_within_days=renew_within_days, force=force)
     parameter = parameter_name(env, names)
+    publishing = f"publishing the certificate ARN in SSM ({parameter})"
     if decision.action == "skip" and existing is not None:
         # Only a lost parameter is written back: another managed certificate covering the same
         # hostnames may be the one published on purpose.
-        changed = publish_arn(ssm, parameter, existing.arn, only_if_missing=True)
+        with aws_errors(publishing, profiles=profiles):
+            changed = publish_arn(ssm, parameter, existing.arn, only_if_missing=True)
         return CertResult(
             names,
             SKIPPED,
@@ -105,11 +110,14 @@ def issue(
     issued_names = certificate_names(body)
     if set(issued_names) != set(names):
         raise OpsError(f"certbot returned a certificate for {', '.join(issued_names)}, not {', '.join(names)}")
-    arn = import_certificate(
-        acm, body, chain, (live / "privkey.pem").read_bytes(), tags_for(env, names), existing.arn if existing else None
-    )
+    with aws_errors("importing the certificate into ACM", profiles=profiles):
+        arn = import_certificate(
+            acm, body, chain, (live / "privkey.pem").read_bytes(), tags_for(env, names),
+            existing.arn if existing else None,
+        )  # fmt: skip
     seconds = time.monotonic() - started
-    changed = publish_arn(ssm, parameter, arn)
+    with aws_errors(publishing, profiles=profiles):
+        changed = publish_arn(ssm, parameter, arn)
     return CertResult(
         names,
         RENEWED if existing else ISSUED,
@@ -133,7 +141,9 @@ def renew_all(env: Environment, **options: Unpack[IssueOptions]) -> list[CertRes
 
     check_accounts(env, master=False)
     results = []
-    for cert in managed_certificates(env.session().client("acm"), env):
+    with aws_errors("looking up the certificates this tool imported into ACM", profiles=[env.profile]):
+        certificates = managed_certificates(env.session().client("acm"), env)
+    for cert in certificates:
         try:
             results.append(issue(env, cert.names, check_account=False, **options))
         except OpsError as exc:

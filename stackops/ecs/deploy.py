@@ -15,7 +15,7 @@ from stackops.ecs.one_off import run_migration
 from stackops.ecs.results import Outcome, RolloutResult
 from stackops.ecs.rollouts import POLL_SECONDS, check_keep, describe_service, retire_if_rolled_back, roll
 from stackops.ecs.task_definitions import describe_td, find_container, latest_arn, prune, register_copy, td_name
-from stackops.errors import OpsError, aws_errors
+from stackops.errors import OpsError, aws_errors, session_profiles
 from stackops.ui import err
 
 
@@ -44,7 +44,7 @@ def deploy(
     if migrate and layout.migrate is None:
         raise OpsError(f"no migrate task in the Terraform output ecs for env {layout.env}")
     ecs = session.client("ecs")
-    with aws_errors(f"deploy {ref.key}"):
+    with aws_errors(f"deploying {ref.key}", profiles=session_profiles(session)):
         svc = describe_service(ecs, layout, ref)
         base_td, base_tags = describe_td(ecs, latest_arn(ecs, ref.family))
         current_image = find_container(base_td, ref.container)["image"]

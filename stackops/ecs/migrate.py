@@ -11,7 +11,7 @@ from stackops.ecs.one_off import run_migration
 from stackops.ecs.results import MigrationResult
 from stackops.ecs.rollouts import POLL_SECONDS
 from stackops.ecs.task_definitions import latest_arn
-from stackops.errors import OpsError, aws_errors
+from stackops.errors import OpsError, aws_errors, session_profiles
 
 
 def migrate(
@@ -29,5 +29,5 @@ def migrate(
     if layout.migrate is None:
         raise OpsError(f"no migrate task in the Terraform output ecs for env {layout.env}")
     ecs = session.client("ecs")
-    with aws_errors("migrate"):
+    with aws_errors("running the migration task", profiles=session_profiles(session)):
         return run_migration(session, ecs, layout, latest_arn(ecs, layout.migrate.family), command, timeout, poll)

@@ -12,7 +12,7 @@ from stackops.ecs.pending import pending, print_pending
 from stackops.ecs.results import Outcome, RolloutResult
 from stackops.ecs.rollouts import POLL_SECONDS, check_keep, describe_service, roll
 from stackops.ecs.task_definitions import latest_arn, revision, revision_image, td_name
-from stackops.errors import aws_errors
+from stackops.errors import aws_errors, session_profiles
 from stackops.ui import err
 
 
@@ -36,14 +36,15 @@ def refresh(
     check_keep(keep_revisions)
     refs = [layout.service(service)] if service else list(layout.services.values())
     ecs = session.client("ecs")
+    profiles = session_profiles(session)
     if not force:  # what it will move to, before it moves
-        with aws_errors("refresh"):
+        with aws_errors("listing the revisions each service would move to", profiles=profiles):
             print_pending(
                 [p for ref in refs for p in pending(ecs, ref, describe_service(ecs, layout, ref)["taskDefinition"])]
             )
     results = []
     for ref in refs:
-        with aws_errors(f"refresh {ref.key}"):
+        with aws_errors(f"refreshing {ref.key}", profiles=profiles):
             svc = describe_service(ecs, layout, ref)  # now: an earlier service's rollout took time
             current = svc["taskDefinition"]
             target = current if force else latest_arn(ecs, ref.family)

@@ -10,7 +10,7 @@ from stackops.ecs.layout import EcsLayout
 from stackops.ecs.results import Outcome, RolloutResult
 from stackops.ecs.rollouts import POLL_SECONDS, PREVIOUS_TAG, describe_service, roll, tag
 from stackops.ecs.task_definitions import describe_td, latest_arn, revision, td_name
-from stackops.errors import OpsError, aws_errors
+from stackops.errors import OpsError, aws_errors, session_profiles
 
 
 def rollback(
@@ -22,7 +22,7 @@ def rollback(
     """
     ref = layout.service(service)
     ecs = session.client("ecs")
-    with aws_errors(f"rollback {ref.key}"):
+    with aws_errors(f"rolling back {ref.key}", profiles=session_profiles(session)):
         svc = describe_service(ecs, layout, ref, tags=True)
         previous = tag(svc, PREVIOUS_TAG)
         if not previous:

@@ -102,6 +102,5 @@ def test_without_any_credentials_the_guard_says_so(ci_checkout) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "the credentials of the default credential chain do not work" in errors[0], (
-        result.stderr
-    )
+    no_credentials = "checking the account of the default credential chain: Unable to locate credentials"
+    assert len(errors) == 1 and no_credentials in errors[0], result.stderr

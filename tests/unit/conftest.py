@@ -17,3 +17,6 @@ def in_process_aws_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    for name in ("AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"):  # set by entry points (stackops.retries): undone after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)

@@ -338,7 +338,9 @@ def test_aws_refusal_becomes_a_one_line_error(aws):
     with session.stub, pytest.raises(OpsError) as caught:
         sync.sync(session, PREFIX, CATALOGUE, only="db-password")
     assert str(caught.value) == (
-        "Secrets Manager refused /exii/dev/db-password: AccessDeniedException: not allowed here"
+        "syncing /exii/dev/db-password with Secrets Manager: secretsmanager:DescribeSecret failed with "
+        "AccessDeniedException (not allowed here): access denied: the profile's IAM policy must allow "
+        "secretsmanager:DescribeSecret (see the README's 'Real AWS accounts')"
     )
 
 
@@ -347,7 +349,7 @@ def test_client_side_failure_becomes_a_one_line_error(aws, monkeypatch: pytest.M
     with pytest.raises(OpsError) as caught:
         sync.sync(aws, PREFIX, CATALOGUE, only="db-password")
     message = str(caught.value)
-    assert message.startswith("Secrets Manager call for /exii/dev/db-password failed: ")
+    assert message.startswith("syncing /exii/dev/db-password with Secrets Manager: a request stackops built was ")
     assert "\n" not in message
 
 

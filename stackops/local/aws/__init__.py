@@ -16,10 +16,13 @@ MOTO_IAM_LOAD_MANAGED_POLICIES=true, narrow fixes installed into it, and nothing
   expected owner (ExpectedBucketOwner) is refused with 403 AccessDenied, and so is another
   account's request that the bucket's policy does not grant (moto serves both).
 - `server.py`: moto's WSGI application behind a few routes under `/_stack/` on the same port: a
-  health probe that identifies this server, and the fault-injection API tests use to make the
-  next deployment roll back or hang, or the next task exit non-zero or never start (`client.py`
-  is a small client for it). Its request handler sends each response in one piece (why: in
-  `request_handler`), and `request_trace.py` writes one line per request to the log.
+  health probe that identifies this server, the ECS fault-injection API tests use to make the
+  next deployment roll back or hang, or the next task exit non-zero or never start, and
+  `/_stack/faults`, which makes any service's operation answer with an AWS error (an error code,
+  for a count of requests or a rate of them: `faults.py`, in the protocol's shape from
+  `error_responses.py`) before moto sees the request (`client.py` is a small client for both).
+  Its request handler sends each response in one piece (why: in `request_handler`), and
+  `request_trace.py` writes one line per request to the log.
 
 moto keeps everything in memory: when this process stops, every emulated resource is gone.
 
@@ -32,3 +35,4 @@ from __future__ import annotations
 SERVICE_MARK = "stackops-emulated-aws"  # the health probe's `service`, to tell this server from others
 HEALTH_PATH = "/_stack/health"
 FAULTS_PATH = "/_stack/ecs/faults"
+REQUEST_FAULTS_PATH = "/_stack/faults"

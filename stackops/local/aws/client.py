@@ -1,4 +1,5 @@
-"""A client for the emulator's own routes (health, ECS faults), for tests and `stackops.local.emulator`.
+"""A client for the emulator's own routes (health, ECS faults, injected AWS errors), for tests and
+`stackops.local.emulator`.
 
 Plain urllib: importing this does not import moto.
 """
@@ -10,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
+from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, REQUEST_FAULTS_PATH, SERVICE_MARK
 
 
 def _call(endpoint: str, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
@@ -62,3 +63,30 @@ def pending_faults(endpoint: str) -> dict[str, Any]:
 
 def clear_faults(endpoint: str) -> None:
     _call(endpoint, "DELETE", FAULTS_PATH)
+
+
+def add_request_fault(
+    endpoint: str,
+    service: str,
+    operation: str,
+    code: str,
+    *,
+    status: int = 400,
+    count: int | None = None,
+    rate: float | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """Make the next `count` requests (or a `rate` of them) to `service`'s `operation` fail with
+    `code` (see stackops.local.aws.faults); returns the fault with its id."""
+    fault = {"service": service, "operation": operation, "code": code, "status": status, "count": count,
+             "rate": rate, "message": message}  # fmt: skip
+    return _call(endpoint, "POST", REQUEST_FAULTS_PATH, {k: v for k, v in fault.items() if v is not None})
+
+
+def request_faults(endpoint: str) -> list[dict[str, Any]]:
+    """The injected errors still pending, with how many requests each has answered (`hits`)."""
+    return _call(endpoint, "GET", REQUEST_FAULTS_PATH)
+
+
+def clear_request_faults(endpoint: str) -> None:
+    _call(endpoint, "DELETE", REQUEST_FAULTS_PATH)

@@ -6,7 +6,12 @@ Routes (JSON in and out):
   POST   /_stack/ecs/faults   add faults, e.g. {"next_deployment": "rollback"}; returns the pending ones
                               (400 with {"error": ...} for an unknown key or a wrong value)
   DELETE /_stack/ecs/faults   drop every pending fault
-Every other path goes to moto unchanged.
+  GET    /_stack/faults       the injected AWS errors (faults.py), with their hits
+  POST   /_stack/faults       inject one, e.g. {"service": "sts", "operation": "GetCallerIdentity",
+                              "code": "ExpiredToken", "count": 1}; returns it with its id (400 when invalid)
+  DELETE /_stack/faults       drop every injected error
+Every other path goes to moto unchanged, unless an injected error matches it: then the error is the
+answer, in the shape of the service's protocol, and moto never sees the request.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK, request_trace
+from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, REQUEST_FAULTS_PATH, SERVICE_MARK, request_trace
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -46,9 +51,15 @@ class StackRoutes:
             started = time.monotonic()
             with self.lock:
                 request = request_trace.describe(environ)  # reads moto's accounts: under the lock too
-                # moto builds the whole body inside the call; materialise it under the lock, as one
-                # piece (the handler sends headers and body together, see request_handler).
-                body = b"".join(self.app(environ, recording_start_response))
+                injected = injected_error(request, environ)
+                if injected is not None:
+                    status, headers, body = injected
+                    statuses.append(f"{status} (injected)")
+                    start_response(status, headers)
+                else:
+                    # moto builds the whole body inside the call; materialise it under the lock, as
+                    # one piece (the handler sends headers and body together, see request_handler).
+                    body = b"".join(self.app(environ, recording_start_response))
             # One line per call, so a failed apply can be traced to the request that caused it.
             request_trace.write(request.line(statuses[0] if statuses else "?", (time.monotonic() - started) * 1000))
             return [body]
@@ -61,25 +72,46 @@ class StackRoutes:
     def _handle(method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
         import moto
 
-        from stackops.local.aws.ecs_state import FAULTS
+        from stackops.local.aws import ecs_state, faults
 
         if path == HEALTH_PATH and method == "GET":
             return "200 OK", {"service": SERVICE_MARK, "pid": os.getpid(), "moto": moto.__version__}
-        if path == FAULTS_PATH:
-            if method == "GET":
-                return "200 OK", FAULTS.pending()
-            if method == "DELETE":
-                FAULTS.clear()
-                return "200 OK", {}
-            if method == "POST":
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                raw = environ["wsgi.input"].read(length) if length else b""
-                try:
-                    return "200 OK", FAULTS.add(json.loads(raw or b"{}"))
-                except ValueError as exc:  # json.JSONDecodeError is a ValueError too
-                    return "400 Bad Request", {"error": str(exc)}
-            return "405 Method Not Allowed", {"error": f"{method} is not allowed on {path}"}
-        return "404 Not Found", {"error": f"no route {method} {path}"}
+        store = {FAULTS_PATH: ecs_state.FAULTS, REQUEST_FAULTS_PATH: faults.FAULTS}.get(path)
+        if store is None:
+            return "404 Not Found", {"error": f"no route {method} {path}"}
+        if method == "GET":
+            return "200 OK", store.pending()
+        if method == "DELETE":
+            store.clear()
+            return "200 OK", {}
+        if method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            try:
+                return "200 OK", store.add(json.loads(raw or b"{}"))
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+                return "400 Bad Request", {"error": str(exc)}
+        return "405 Method Not Allowed", {"error": f"{method} is not allowed on {path}"}
+
+
+def injected_error(
+    request: request_trace.Request, environ: dict[str, Any]
+) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """The response of an injected fault matching this request (faults.py), or None."""
+    from stackops.local.aws import error_responses, faults
+
+    def operation() -> str | None:
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
+        if request.action != method:
+            return request.action  # X-Amz-Target's operation, or the query's Action
+        return faults.rest_operation(request.service, method, path, environ.get("QUERY_STRING", ""))
+
+    fault = faults.FAULTS.take(request.service, operation)
+    if fault is None:
+        return None
+    protocol = faults.protocol(request.service, environ)
+    return error_responses.render(protocol, fault.code, fault.message, fault.status, service=request.service,
+                                  content_type=environ.get("CONTENT_TYPE", ""))  # fmt: skip
 
 
 def build_app() -> WSGIApp:
