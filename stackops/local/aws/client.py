@@ -1,4 +1,5 @@
-"""A client for the emulator's own routes (health, ECS faults), for tests and `stackops.local.emulator`.
+"""A client for the emulator's own routes (health, ECS faults, IAM authorisation), for tests and
+`stackops.local.emulator`.
 
 Plain urllib: importing this does not import moto.
 """
@@ -10,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, SERVICE_MARK
+from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, IAM_AUTH_PATH, SERVICE_MARK
 
 
 def _call(endpoint: str, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
@@ -62,3 +63,18 @@ def pending_faults(endpoint: str) -> dict[str, Any]:
 
 def clear_faults(endpoint: str) -> None:
     _call(endpoint, "DELETE", FAULTS_PATH)
+
+
+def iam_auth_enabled(endpoint: str) -> bool:
+    """Whether the emulator authorises requests against IAM policies (stackops.local.aws.iam_auth)."""
+    return bool(_call(endpoint, "GET", IAM_AUTH_PATH)["enabled"])
+
+
+def enable_iam_auth(endpoint: str, admin: dict[str, Any] | None = None) -> None:
+    """Authorise every request from now on; `admin` ({"access_key_id", "secret_access_key",
+    "role_name", "accounts"}) stays allowed everything. Switch it off again with disable_iam_auth."""
+    _call(endpoint, "POST", IAM_AUTH_PATH, {} if admin is None else {"admin": admin})
+
+
+def disable_iam_auth(endpoint: str) -> None:
+    _call(endpoint, "DELETE", IAM_AUTH_PATH)
