@@ -25,8 +25,8 @@ WITHOUT_RESOURCE_TYPES = {
     "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetGroups",
     "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition",
-    "ecs:DeregisterTaskDefinition", "ecr:DescribeRepositories", "logs:DescribeLogGroups", "rds:DescribeDBInstances",
-    "rds:DescribeDBSubnetGroups", "ssm:DescribeParameters", "secretsmanager:ListSecrets",
+    "ecs:DeregisterTaskDefinition", "logs:DescribeLogGroups", "rds:DescribeDBInstances", "ssm:DescribeParameters",
+    "secretsmanager:ListSecrets",
     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
     "route53:ListHostedZones", "acm:ListCertificates",
 }  # fmt: skip
