@@ -13,7 +13,7 @@ EXIT_REFUSED = 2  # refused by a guard, or drift found
 
 # Where the README says which permissions a profile needs, by service (default: the operator's).
 POLICY_DOCS = {"route53": "the README's 'Certificates' (certbot's Route53 permissions)"}
-DEFAULT_POLICY_DOCS = "the README's 'Real AWS accounts'"
+DEFAULT_POLICY_DOCS = "the README's 'Operator policies' and operator-policies/"
 # Codes by likely cause. Throttling codes are botocore's own (its standard retry mode's list).
 EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"})
 INVALID_CREDENTIALS = frozenset({"InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId",

@@ -102,7 +102,7 @@ def test_access_denied_to_secrets_manager_names_the_action(aws: PrivateAws) -> N
     assert line.endswith(
         " with Secrets Manager: secretsmanager:DescribeSecret failed with AccessDeniedException (User is not "
         "authorized to perform: secretsmanager:DescribeSecret): access denied: the profile's IAM policy must allow "
-        "secretsmanager:DescribeSecret (see the README's 'Real AWS accounts')"
+        "secretsmanager:DescribeSecret (see the README's 'Operator policies' and operator-policies/)"
     )
 
 

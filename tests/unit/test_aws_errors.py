@@ -57,8 +57,8 @@ def test_expired_credentials_name_the_profiles_to_log_in_with(session: boto3.Ses
     ("service", "method", "code", "action", "docs"),
     [
         ("secretsmanager", "list_secrets", "AccessDeniedException", "secretsmanager:ListSecrets",
-         "'Real AWS accounts'"),
-        ("ec2", "describe_vpcs", "UnauthorizedOperation", "ec2:DescribeVpcs", "'Real AWS accounts'"),
+         "'Operator policies'"),
+        ("ec2", "describe_vpcs", "UnauthorizedOperation", "ec2:DescribeVpcs", "'Operator policies'"),
         ("route53", "list_hosted_zones", "AccessDenied", "route53:ListHostedZones", "'Certificates'"),
     ],
 )  # fmt: skip

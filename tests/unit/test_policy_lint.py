@@ -12,13 +12,47 @@ from typing import Any
 
 import pytest
 
+from stackops import environments, operator_policies
 from stackops.paths import ROOT
-from tests.policy_lint import UNKNOWN_ARN, Allowed, lint, lint_file, plan_documents, rebuild, unexplained, unlintable
+from tests.policy_lint import UNKNOWN_ARN, Allowed, lint, plan_documents, rebuild, unexplained, unlintable
 
 OPERATOR_POLICIES = ROOT / "operator-policies"
 
-# Findings judged wrong in the operators' files, each with its reason (none so far).
-OPERATOR_ALLOWED: tuple[Allowed, ...] = ()
+# Findings judged wrong in the operators' files, each with its reason.
+OPERATOR_ALLOWED: tuple[Allowed, ...] = (
+    Allowed(
+        "RESOURCE_MISMATCH",
+        "identity",
+        r"-state\.json",
+        r'"s3:(Get|Put|Delete)Object"',
+        "the state object's key is `env:/<env>/...`: parliament splits object ARNs at every colon, S3 "
+        "takes any character in a key (the ARN is the bucket's, a slash, the key)",
+    ),
+    Allowed(
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "identity",
+        r"deploy\.json",
+        r'"iam:passrole"',
+        "registering a task definition that names roles needs iam:PassRole on them; deploy.json scopes it "
+        "to the environment's roles and to ecs-tasks.amazonaws.com (the auditor flags PassRole whatever its scope)",
+    ),
+    Allowed(
+        "RESOURCE_STAR",
+        "identity",
+        r"deploy\.json",
+        r'\["ecs:RegisterTaskDefinition"\]',
+        "a new revision has no ARN until it is registered; AWS's ECS policies grant RegisterTaskDefinition on "
+        "*, and a scoped statement would deny it wherever AWS authorises it against no resource",
+    ),
+    Allowed(
+        "RESOURCE_STAR",
+        "identity",
+        r"plan\.json",
+        r'\["ec2:DescribeVpcAttribute", "rds:DescribeDBInstances"\]',
+        "read-only; the provider calls DescribeDBInstances with a filter on the resource id (authorised against "
+        "db:* , not the instance's name) and DescribeVpcAttribute during every refresh",
+    ),
+)
 
 
 def document(*statements: dict[str, Any]) -> str:
@@ -124,5 +158,8 @@ def test_an_allow_list_entry_covers_only_its_finding() -> None:
 if OPERATOR_POLICIES.is_dir():
 
     @pytest.mark.parametrize("path", sorted(OPERATOR_POLICIES.rglob("*.json")), ids=lambda p: p.name)
-    def test_operator_policy_lints_clean(path: Path) -> None:
-        assert [str(f) for f in unexplained(lint_file(path), OPERATOR_ALLOWED)] == []
+    @pytest.mark.parametrize("env", ["dev", "prod"])
+    def test_operator_policy_lints_clean(path: Path, env: str) -> None:
+        """Each file as an operator installs it: its placeholders filled for the environment."""
+        text = json.dumps(operator_policies.render(path.stem, environments.load(env)))
+        assert [str(f) for f in unexplained(lint(text, f"{path} ({env})"), OPERATOR_ALLOWED)] == []

@@ -340,7 +340,7 @@ def test_aws_refusal_becomes_a_one_line_error(aws):
     assert str(caught.value) == (
         "syncing /exii/dev/db-password with Secrets Manager: secretsmanager:DescribeSecret failed with "
         "AccessDeniedException (not allowed here): access denied: the profile's IAM policy must allow "
-        "secretsmanager:DescribeSecret (see the README's 'Real AWS accounts')"
+        "secretsmanager:DescribeSecret (see the README's 'Operator policies' and operator-policies/)"
     )
 
 

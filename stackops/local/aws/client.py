@@ -1,4 +1,4 @@
-"""A client for the emulator's own routes (health, ECS faults, injected AWS errors), for tests and
+"""A client for the emulator's own routes (health, ECS faults, injected AWS errors, IAM authorisation), for tests and
 `stackops.local.emulator`.
 
 Plain urllib: importing this does not import moto.
@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, REQUEST_FAULTS_PATH, SERVICE_MARK
+from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, IAM_AUTH_PATH, REQUEST_FAULTS_PATH, SERVICE_MARK
 
 
 def _call(endpoint: str, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
@@ -90,3 +90,18 @@ def request_faults(endpoint: str) -> list[dict[str, Any]]:
 
 def clear_request_faults(endpoint: str) -> None:
     _call(endpoint, "DELETE", REQUEST_FAULTS_PATH)
+
+
+def iam_auth_enabled(endpoint: str) -> bool:
+    """Whether the emulator authorises requests against IAM policies (stackops.local.aws.iam_auth)."""
+    return bool(_call(endpoint, "GET", IAM_AUTH_PATH)["enabled"])
+
+
+def enable_iam_auth(endpoint: str, admin: dict[str, Any] | None = None) -> None:
+    """Authorise every request from now on; `admin` ({"access_key_id", "secret_access_key",
+    "role_name", "accounts"}) stays allowed everything. Switch it off again with disable_iam_auth."""
+    _call(endpoint, "POST", IAM_AUTH_PATH, {} if admin is None else {"admin": admin})
+
+
+def disable_iam_auth(endpoint: str) -> None:
+    _call(endpoint, "DELETE", IAM_AUTH_PATH)

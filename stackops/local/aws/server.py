@@ -6,6 +6,11 @@ Routes (JSON in and out):
   POST   /_stack/ecs/faults   add faults, e.g. {"next_deployment": "rollback"}; returns the pending ones
                               (400 with {"error": ...} for an unknown key or a wrong value)
   DELETE /_stack/ecs/faults   drop every pending fault
+  GET    /_stack/iam-auth     {"enabled": bool}: whether moto authorises requests (iam_auth.py)
+  POST   /_stack/iam-auth     authorise every request from now on; an optional {"admin": {"access_key_id",
+                              "secret_access_key", "role_name", "accounts"}} keeps the emulator's own
+                              identity working (400 with {"error": ...} when malformed)
+  DELETE /_stack/iam-auth     authorise nothing again (how the emulator starts)
   GET    /_stack/faults       the injected AWS errors (faults.py), with their hits
   POST   /_stack/faults       inject one, e.g. {"service": "sts", "operation": "GetCallerIdentity",
                               "code": "ExpiredToken", "count": 1}; returns it with its id (400 when invalid)
@@ -24,7 +29,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from stackops.local.aws import FAULTS_PATH, HEALTH_PATH, REQUEST_FAULTS_PATH, SERVICE_MARK, request_trace
+from stackops.local.aws import (
+    FAULTS_PATH,
+    HEALTH_PATH,
+    IAM_AUTH_PATH,
+    REQUEST_FAULTS_PATH,
+    SERVICE_MARK,
+    iam_auth,
+    request_trace,
+)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -63,7 +76,11 @@ class StackRoutes:
             # One line per call, so a failed apply can be traced to the request that caused it.
             request_trace.write(request.line(statuses[0] if statuses else "?", (time.monotonic() - started) * 1000))
             return [body]
-        status, body = self._handle(environ.get("REQUEST_METHOD", "GET"), path.rstrip("/"), environ)
+        if path.rstrip("/") == IAM_AUTH_PATH:
+            with self.lock:  # it changes moto's settings and IAM backends: not in the middle of a request
+                status, body = self._handle(environ.get("REQUEST_METHOD", "GET"), path.rstrip("/"), environ)
+        else:
+            status, body = self._handle(environ.get("REQUEST_METHOD", "GET"), path.rstrip("/"), environ)
         payload = json.dumps(body).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
         return [payload]
@@ -76,6 +93,8 @@ class StackRoutes:
 
         if path == HEALTH_PATH and method == "GET":
             return "200 OK", {"service": SERVICE_MARK, "pid": os.getpid(), "moto": moto.__version__}
+        if path == IAM_AUTH_PATH:
+            return StackRoutes._iam_auth(method, environ)
         store = {FAULTS_PATH: ecs_state.FAULTS, REQUEST_FAULTS_PATH: faults.FAULTS}.get(path)
         if store is None:
             return "404 Not Found", {"error": f"no route {method} {path}"}
@@ -92,6 +111,25 @@ class StackRoutes:
             except ValueError as exc:  # json.JSONDecodeError is a ValueError too
                 return "400 Bad Request", {"error": str(exc)}
         return "405 Method Not Allowed", {"error": f"{method} is not allowed on {path}"}
+
+    @staticmethod
+    def _iam_auth(method: str, environ: dict[str, Any]) -> tuple[str, Any]:
+        if method == "GET":
+            return "200 OK", iam_auth.state()
+        if method == "DELETE":
+            return "200 OK", iam_auth.disable()
+        if method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            try:
+                body = json.loads(raw or b"{}")
+                if not isinstance(body, dict) or set(body) - {"admin"}:
+                    raise ValueError('the body may hold only {"admin": {...}}')
+                admin = iam_auth.Admin.from_json(body["admin"]) if "admin" in body else None
+                return "200 OK", iam_auth.enable(admin)
+            except ValueError as exc:
+                return "400 Bad Request", {"error": str(exc)}
+        return "405 Method Not Allowed", {"error": f"{method} is not allowed on {IAM_AUTH_PATH}"}
 
 
 def injected_error(
@@ -128,6 +166,7 @@ def build_app() -> WSGIApp:
     policies.install()
     policies.install_bucket_logging_check()
     s3_ownership.install()
+    iam_auth.install()
     return StackRoutes(DomainDispatcherApplication(create_backend_app))
 
 

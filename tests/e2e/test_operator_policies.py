@@ -1,0 +1,136 @@
+"""The operator commands as roles holding exactly `operator-policies/`, with moto's IAM authorisation on.
+
+On the session stack, each test switches authorisation on (`/_stack/iam-auth`), runs one command as
+its family's roles (tests/e2e/fixtures/operators.py) and switches it off again, whatever happens:
+the other tests share the emulator. A call the documented policy lacks fails the command, and so
+the test, with the AccessDenied naming the action. The emulator's own identity (its root profile
+and role, used by the ACME server's DNS bridge and by these tests' boto3) stays allowed
+everything while authorisation is on.
+
+What moto 5.2.5's authorisation proves, and what it does not (stackops/local/aws/iam_auth.py):
+- every service these commands call is authorised by action: EC2, ELBv2, ECS, ECR, IAM, CloudWatch
+  Logs, RDS, S3, SQS, SSM, Secrets Manager, Route53 (after the emulator's signature fix), ACM,
+  Application Auto Scaling, DynamoDB and STS;
+- resource scopes are checked only for S3 (bucket and object ARNs), SQS (queue ARNs), IAM role
+  actions (role ARNs) and sts:AssumeRole; for every other service moto does not name the resource,
+  so a scoped statement is taken to cover it: a wrong ARN there passes here and fails in AWS;
+- moto checks one action per API call: the extra permissions AWS asks for some calls are not
+  checked (secretsmanager:TagResource for CreateSecret with tags, iam:PassRole for
+  RegisterTaskDefinition and RunTask, ecs:TagResource for tags at registration); the policies
+  grant them from AWS's documentation;
+- trust policies are checked only for a role in the caller's own account (the master roles here);
+- `sts:GetCallerIdentity` is always allowed, as in AWS.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackops.local import emulator
+from stackops.local.aws import client as emulator_routes
+from tests.conftest import run_inv
+from tests.e2e.fixtures import operators as operator_identities
+from tests.e2e.fixtures.operators import Operator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+
+ROTATED = "internal-api-token"  # rotatable, random: rotating it changes no ARN, so no plan
+SECRET = f"/exii/local/{ROTATED}"
+DENIED = ("AccessDenied", "not authorized to perform", "InvalidClientTokenId", "SignatureDoesNotMatch")
+
+
+@pytest.fixture(scope="module")
+def operators(local_stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Operator]]:
+    folder: Path = tmp_path_factory.mktemp("operators")
+    yield operator_identities.create(local_stack.env, folder)
+    operator_identities.remove(local_stack.env)
+
+
+@pytest.fixture
+def authorised(local_stack, emulated_aws) -> Iterator[str]:
+    """moto's IAM authorisation on for one test, and off again however the test ends."""
+    endpoint = emulated_aws.endpoint
+    emulator_routes.enable_iam_auth(endpoint, operator_identities.admin_identity(local_stack.env))
+    try:
+        assert emulator_routes.iam_auth_enabled(endpoint)
+        yield endpoint
+    finally:
+        emulator_routes.disable_iam_auth(endpoint)
+
+
+def run_as(operator: Operator, *args: str, timeout: float = 600) -> tuple[int, str, float]:
+    """`inv ARGS` as the operator: exit code, its output followed by every request the emulator
+    refused meanwhile (from its trace, moto.log), and the seconds it took."""
+    log = emulator.default_state_dir() / emulator.LOG
+    start, started = log.stat().st_size, time.monotonic()
+    result = run_inv(*args, env=operator.environ, timeout=timeout)
+    seconds = time.monotonic() - started
+    with log.open("rb") as handle:
+        handle.seek(start)
+        trace = handle.read().decode(errors="replace").splitlines()
+    # A command may swallow a refusal (Terraform treats some as "not supported"): the trace cannot.
+    refused = [line for line in trace if line.startswith("call ") and re.search(r"-> 40[13] ", line)]
+    return result.returncode, "\n".join([result.stdout + result.stderr, *refused]), seconds
+
+
+def assert_allowed(code: int, output: str) -> None:
+    refused = [line for line in output.splitlines() if line.startswith("call ") or any(w in line for w in DENIED)]
+    assert code == 0 and not refused, "\n".join(refused) or output[-4000:]
+
+
+def test_plan_as_the_plan_only_role(operators, authorised):
+    code, output, seconds = run_as(operators["plan"], "plan", "--env", "local")
+    assert_allowed(code, output)
+    print(f"inv plan as exii-operator-plan: {seconds:.1f} s")
+
+
+def test_refresh_as_the_deploy_role(operators, authorised):
+    # --force: a real rollout (UpdateService and the wait), onto the revision that runs already.
+    code, output, seconds = run_as(operators["deploy"], "refresh", "--env", "local", "--force")
+    assert_allowed(code, output)
+    print(f"inv refresh --force as exii-operator-deploy: {seconds:.1f} s")
+
+
+def test_cert_renewal_as_the_cert_role(operators, authorised, local_stack):
+    acm = local_stack.client("acm")  # the emulator's own identity: allowed while authorisation is on
+    arn = local_stack.outputs["certificate_arn"]
+    serial = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"]
+    code, output, seconds = run_as(operators["cert"], "cert", "--env", "local", "--force")
+    assert_allowed(code, output)
+    # Renewed in place: DNS-01 through Route53 (certbot, as the cert role), re-imported under the same ARN.
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"] != serial
+    print(f"inv cert --force as exii-operator-cert: {seconds:.1f} s")
+
+
+@pytest.fixture
+def secret_kept(local_stack) -> Iterator[str]:
+    """The rotated secret's value, put back afterwards (the stack is shared)."""
+    client = local_stack.client("secretsmanager")
+    value = client.get_secret_value(SecretId=SECRET)["SecretString"]
+    yield value
+    if client.get_secret_value(SecretId=SECRET)["SecretString"] != value:
+        client.put_secret_value(SecretId=SECRET, SecretString=value)
+
+
+def test_secrets_as_the_secrets_role(operators, authorised, local_stack, secret_kept):
+    code, output, seconds = run_as(operators["secrets"], "secrets", "--env", "local", "--dry-run")
+    assert_allowed(code, output)
+    rotate = ("secrets", "--env", "local", "--rotate", "--only", ROTATED)
+    code, output, rotate_seconds = run_as(operators["secrets"], *rotate)
+    assert_allowed(code, output)
+    current = local_stack.client("secretsmanager").get_secret_value(SecretId=SECRET)["SecretString"]
+    assert current != secret_kept  # really written, as the secrets role
+    print(f"inv secrets --dry-run: {seconds:.1f} s, --rotate --only {ROTATED}: {rotate_seconds:.1f} s")
+
+
+def test_authorisation_is_on_the_plan_role_cannot_write_a_secret(operators, authorised, local_stack, secret_kept):
+    code, output, _ = run_as(operators["plan"], "secrets", "--env", "local", "--rotate", "--only", ROTATED)
+    assert code != 0, output[-3000:]
+    assert "secretsmanager:PutSecretValue" in output and "AccessDenied" in output, output[-3000:]
+    assert re.search(r"secretsmanager PutSecretValue \S+ .*-> 403 ", output), output[-3000:]  # the trace agrees
+    assert local_stack.client("secretsmanager").get_secret_value(SecretId=SECRET)["SecretString"] == secret_kept
