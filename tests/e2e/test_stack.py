@@ -130,7 +130,7 @@ def test_tf_passes_for_each_addresses_verbatim(local_stack):
 
 def test_a_resource_missing_from_the_state_is_named_with_the_command_that_adopts_it(local_stack):
     address = 'aws_ssm_parameter.string["api-url"]'
-    forgotten = run_inv("tf", "--env", "local", "--", "state", "rm", address)
+    forgotten = run_inv("tf", "--env", "local", "--yes", "--", "state", "rm", address)
     assert forgotten.returncode == 0, forgotten.stderr[-2000:]
     # What a half-finished apply leaves: the parameter exists in AWS, the state does not know it.
     failed = run_inv("apply", "--env", "local", "--yes")
@@ -139,6 +139,6 @@ def test_a_resource_missing_from_the_state_is_named_with_the_command_that_adopts
     command = f"inv tf --env local -- import '{address}' /exii/local/api-url"
     assert address in message and command in message, message[-2000:]
     assert "inv up --fresh" in message
-    adopted = run_inv("tf", "--env", "local", "--", "import", address, "/exii/local/api-url")
+    adopted = run_inv("tf", "--env", "local", "--yes", "--", "import", address, "/exii/local/api-url")
     assert adopted.returncode == 0, adopted.stderr[-2000:]
     assert run_inv("drift", "--env", "local").returncode == 0
