@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     try:
         session = env.session()
     except BotoCoreError as exc:  # e.g. ProfileNotFound
-        raise OpsError(f"{exc}: configure it with `aws configure --profile {env.profile}`") from None
+        raise OpsError(f"{exc}: configure it with `aws configure --profile {env.profile or 'NAME'}`") from None
     report = sync(
         session,
         env.secret_prefix,

@@ -128,13 +128,14 @@ def state_bucket_exists(env: Environment, s3: Any | None = None) -> bool:
     listed = _listed_by_master(s3, bucket)
     if listed:
         raise OpsError(
-            f"the state bucket {bucket} is the master account {owner}'s, but profile {env.master_profile!r} "
+            f"the state bucket {bucket} is the master account {owner}'s, but {env.credentials_label(master=True)} "
             f"may not read it (HeadBucket: 403 Access Denied): allow it s3:ListBucket on arn:aws:s3:::{bucket} "
             "and s3:GetObject/PutObject/DeleteObject on the state objects"
         )
     unsure = ""
     if listed is None:
-        unsure = f" (or profile {env.master_profile!r} may neither read it nor list the account's buckets to tell)"
+        who = env.credentials_label(master=True)
+        unsure = f" (or {who} may neither read it nor list the account's buckets to tell)"
     raise Refused(
         f"refused: the state bucket {bucket} is not owned by the master account {owner} declared in "
         f"environments/{env.name}/variables.tfvars: S3 answered 403 Access Denied to ExpectedBucketOwner={owner}, "
@@ -206,6 +207,30 @@ def adopt_existing(env: Environment, tf: Terraform, s3: Any, bucket_found: bool)
     return differences
 
 
+def former_default_bucket(env: Environment) -> str:
+    """The state bucket's default name before it carried the master account id."""
+    return f"{env.project}-terraform-state"
+
+
+def refuse_beside_former_default(env: Environment, s3: Any) -> None:
+    """Refuse (exit 2) to create the new default bucket when the master account holds the former
+    default one: that is an existing deployment's state, and a new bucket would be empty, so the
+    next plan would plan the whole stack as new."""
+    former = former_default_bucket(env)
+    if env.state_bucket_named or former == env.state_bucket:
+        return
+    try:
+        s3.head_bucket(Bucket=former, ExpectedBucketOwner=env.master_account_id)
+    except botocore.exceptions.ClientError:
+        return  # not there, or not ours: nothing to keep
+    raise Refused(
+        f"refused: the master account {env.master_account_id} holds {former}, the former default state bucket: "
+        f'keep it by setting bucket = "{former}" in {env.backend_path} (and every environment sharing the '
+        f"backend), or move the state to {env.state_bucket} as the README's 'The state backend' says; "
+        "nothing was created"
+    )
+
+
 def bootstrap(env: Environment, *, yes: bool = False, ask: Any = input) -> None:
     """Create or adopt the state bucket and lock table; idempotent (a second run changes nothing)."""
     check_accounts(env, environment=False)  # only the state account is touched
@@ -213,6 +238,8 @@ def bootstrap(env: Environment, *, yes: bool = False, ask: Any = input) -> None:
     # Before Terraform runs, and whether or not tf-init's state already holds the bucket: a bucket
     # of another account is refused (exit 2), never imported, planned against or written to.
     bucket_found = state_bucket_exists(env, s3)
+    if not bucket_found:
+        refuse_beside_former_default(env, s3)
     tf = tf_init(env)
     tf.init()
     differences = adopt_existing(env, tf, s3, bucket_found)

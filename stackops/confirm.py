@@ -8,6 +8,10 @@ from collections.abc import Callable
 from stackops.environments import Environment
 from stackops.errors import Refused
 
+# On prod these need the name typed, never --yes alone: a destroy, and applying a saved plan
+# (`inv tf -- apply PLANFILE`), which may be a destroy plan made by `inv tf -- plan -destroy`.
+NAME_TYPED_ACTIONS = ("destroy", "apply a saved plan")
+
 
 def confirm(
     env: Environment,
@@ -32,14 +36,15 @@ def confirm(
                 f"refused: --confirm {typed!r} does not match the environment {env.name!r}; nothing was changed"
             )
         return
-    if yes and not (env.is_production and action == "destroy"):
+    if yes and not (env.is_production and action in NAME_TYPED_ACTIONS):
         return
     if yes:
         hint = f"type its name at the prompt or pass --confirm {env.name}"
         if not interactive:
-            raise Refused(f"refused: destroying {env.name} needs its name typed; --yes alone is not enough ({hint})")
+            what = f"destroying {env.name}" if action == "destroy" else f"{action} on {env.name}"
+            raise Refused(f"refused: {what} needs its name typed; --yes alone is not enough ({hint})")
     if not interactive:
-        way = f"--confirm {env.name}" if env.is_production and action == "destroy" else "--yes"
+        way = f"--confirm {env.name}" if env.is_production and action in NAME_TYPED_ACTIONS else "--yes"
         raise Refused(f"refused: {action} on {env.name} needs confirmation; run it in a terminal or pass {way}")
     expected = env.name if needs_name else "yes"
     answer = ask(f"{action} {env.name}? Type {expected!r} to go on: ").strip()

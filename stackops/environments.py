@@ -187,31 +187,55 @@ class Environment:
         profile = self.master_profile if master else self.profile
         try:
             session = boto3.Session(profile_name=profile, region_name=self.region)
-        except botocore.exceptions.ProfileNotFound:
-            hint = "start the emulator: inv local.up" if self.emulated else f"aws configure --profile {profile}"
-            raise OpsError(f"AWS profile {profile!r} of {self.name} is not configured ({hint})") from None
+        except botocore.exceptions.ProfileNotFound as exc:
+            # With no profile declared, the one missing is AWS_PROFILE's (the default chain reads it).
+            missing = profile or str(exc.kwargs.get("profile", "AWS_PROFILE"))
+            hint = "start the emulator: inv local.up" if self.emulated else f"aws configure --profile {missing}"
+            raise OpsError(f"AWS profile {missing!r} of {self.name} is not configured ({hint})") from None
         role = self.master_role_arn if master else None
-        return assumed_role_session(session, role, self.region) if role else session
+        return assumed_role_session(session, self.backend["assume_role"], self.region) if role else session
 
 
-def assumed_role_session(source: Any, role_arn: str, region: str) -> Any:
-    """A boto3 session in `role_arn`, assumed from `source`'s credentials when first used and
-    refreshed before they expire (botocore's own assume-role fetcher, as a role profile gets)."""
+def assumed_role_session(source: Any, assume_role: dict[str, Any], region: str) -> Any:
+    """A boto3 session in backend.hcl's `assume_role` role, assumed from `source`'s credentials when
+    first used and refreshed before they expire (botocore's own assume-role fetcher, as a role
+    profile gets). The block's role_arn, session_name, external_id and duration are honoured, as
+    Terraform's S3 backend honours them; the source profile's configuration is kept."""
     import boto3
     import botocore.session
     from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
+    credentials = source.get_credentials()
+    if credentials is None:
+        raise OpsError(
+            f"no AWS credentials to assume {assume_role['role_arn']} from: set a profile (master_profile) or "
+            "give the default credential chain credentials (environment keys, web identity, a role)"
+        )
+    extra: dict[str, Any] = {"RoleSessionName": str(assume_role.get("session_name") or "stackops")}
+    if assume_role.get("external_id"):
+        extra["ExternalId"] = str(assume_role["external_id"])
+    if assume_role.get("duration"):  # Terraform takes a duration string ("1h"); botocore wants seconds
+        extra["DurationSeconds"] = _seconds(str(assume_role["duration"]))
     fetcher = AssumeRoleCredentialFetcher(
         client_creator=source._session.create_client,
-        source_credentials=source.get_credentials(),
-        role_arn=role_arn,
-        extra_args={"RoleSessionName": "stackops"},
+        source_credentials=credentials,
+        role_arn=str(assume_role["role_arn"]),
+        extra_args=extra,
     )
-    core = botocore.session.Session()
+    core = botocore.session.Session(profile=source.profile_name if source.profile_name != "default" else None)
     # botocore has no public setter for a session's credentials object; this is how its own
     # credential providers hand refreshable credentials to a session.
     core._credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
     return boto3.Session(botocore_session=core, region_name=region)
+
+
+def _seconds(duration: str) -> int:
+    """A Go duration as Terraform's backend takes it ("1h", "15m", "1h30m", "900s") in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([hms])", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise OpsError(f"backend.hcl assume_role duration {duration!r} is not a duration such as 1h or 15m")
+    return sum(int(n) * units[u] for n, u in parts)
 
 
 def load(name: str | None, root: Path = ROOT) -> Environment:

@@ -22,6 +22,19 @@ ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "Unauthorize
                            "Forbidden", "403"})  # fmt: skip
 OTHER_ACCOUNTS_BUCKET = frozenset({"BucketAlreadyExists"})
 MAX_MESSAGE = 300  # characters of AWS's own message kept in the line
+# Where an operation's IAM action has another name (the Service Authorization Reference): the
+# ones this tool and Terraform's S3 backend call. Any other is `service:Operation`.
+IAM_ACTIONS = {
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "ListObjects"): "s3:ListBucket",
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "PutBucketEncryption"): "s3:PutEncryptionConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+    ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+}
 
 
 class OpsError(Exception):
@@ -122,9 +135,11 @@ def _client_error(exc: Any, profiles: Sequence[str | None]) -> str:
     code = str(error.get("Code") or "error")
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     service = _service_of(exc)
-    action = f"{service}:{exc.operation_name}" if service else str(exc.operation_name)
+    operation = str(exc.operation_name)
+    call = f"{service}:{operation}" if service else operation
+    action = IAM_ACTIONS.get((service or "", operation), call)  # what the policy must allow
     message = _one_line(error.get("Message") or "")
-    line = f"{action} failed with {code}" + (f" ({message})" if message and message != code else "")
+    line = f"{call} failed with {code}" + (f" ({message})" if message and message != code else "")
     if code in EXPIRED:
         clock = " (or this machine's clock is wrong)" if code == "RequestExpired" else ""
         hint = f"the credentials have expired{clock}: refresh them ({_login(profiles)}, or your CI's role), run again"
@@ -160,7 +175,7 @@ def _botocore_error(exc: BaseException, profiles: Sequence[str | None]) -> str:
     if isinstance(exc, errors.PartialCredentialsError | errors.CredentialRetrievalError):
         return f"{text}: check the profile's credentials ({configure})"
     if isinstance(exc, errors.ConnectionError | errors.HTTPClientError):
-        return f"cannot reach AWS: {text}: check the network or proxy (the embedded AWS: inv local.status)"
+        return f"cannot reach AWS: {text}: check the network or proxy (for --env local: inv local.status)"
     if isinstance(exc, errors.NoRegionError):
         return f"{text}: the environment's tfvars set `region`; run through inv"
     if isinstance(exc, errors.ParamValidationError):

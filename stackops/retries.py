@@ -4,7 +4,8 @@ Both read the process environment (`AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS`), so the
 these there once at start-up (`configure`, called by tasks.py's `operation` and
 bin/create-secrets.py) and the Terraform runner passes the same to its subprocesses
 (`environment`); certbot's Route53 plugin and the AWS CLI inherit them too. A value the user
-exported wins.
+exported wins; a profile's own `retry_mode` / `max_attempts` in ~/.aws/config does not (the
+environment outranks the config file): export the variables to change them.
 
 What each reads (checked, not assumed):
 

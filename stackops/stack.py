@@ -200,7 +200,8 @@ def apply_certificate(env: Environment, *, yes: bool = False, ask: Callable[[str
             raise Refused(
                 f"refused: attaching the certificate would also change {len(others)} other resource(s) of "
                 f"{env.name} ({shown}); nothing was applied. Review them with inv plan --env {env.name}, then "
-                f"inv apply --env {env.name} (which attaches the certificate too)"
+                f"inv apply --env {env.name}, which attaches the certificate too (the ARN is published: inv cert "
+                "will not apply it again)"
             )
         if not changes:
             return False
@@ -231,17 +232,34 @@ def outputs(env: Environment) -> dict[str, Any]:
 
 
 # Passthrough commands that change infrastructure or state: confirmed as inv apply/destroy are.
-CHANGING_COMMANDS = ("apply", "destroy", "import", "taint", "untaint", "force-unlock")
+# `refresh` is `apply -refresh-only -auto-approve`: it writes the state.
+CHANGING_COMMANDS = ("apply", "destroy", "import", "refresh", "taint", "untaint", "force-unlock")
 CHANGING_SUBCOMMANDS = {"state": ("rm", "mv", "push", "replace-provider"), "workspace": ("delete",)}
+STATE_MOVING_INIT_FLAGS = ("-migrate-state", "-force-copy")  # init copying state between backends
+
+
+def _flags(words: Sequence[str]) -> dict[str, str]:
+    """Terraform's flags as name -> value ("true" when bare); `--x` is read as `-x`, as Terraform does."""
+    flags = {}
+    for word in words:
+        if word.startswith("-"):
+            name, _, value = ("-" + word.lstrip("-")).partition("=")
+            flags[name] = value or "true"
+    return flags
 
 
 def changing_action(args: Sequence[str]) -> str | None:
     """What a passthrough command changes, as the confirmation names it ("destroy", "state rm"), or None."""
     command, rest = args[0], list(args[1:])
-    if command == "destroy" or (command == "apply" and "-destroy" in rest):
+    flags = _flags(rest)
+    if command == "destroy" or (command == "apply" and flags.get("-destroy", "false").lower() in ("true", "1")):
         return "destroy"  # prod: the name typed, --yes alone refused, as for inv destroy
+    if command == "apply" and any(not word.startswith("-") for word in rest):
+        return "apply a saved plan"  # it may be a destroy plan: on prod, the name typed too
     if command in CHANGING_COMMANDS:
         return command
+    if command == "init" and any(flag in flags for flag in STATE_MOVING_INIT_FLAGS):
+        return "init moving the state"
     if rest and rest[0] in CHANGING_SUBCOMMANDS.get(command, ()):
         return f"{command} {rest[0]}"
     return None

@@ -240,8 +240,8 @@ class Terraform:
             else:
                 # Terraform takes a second interrupt as "exit immediately": state unsaved, lock
                 # held. Only the first is forwarded. os.write: safe inside a signal handler.
-                os.write(2, b"stackops: Terraform is still stopping (it saves the state and releases the lock);"
-                            b" waiting for it\n")  # fmt: skip
+                os.write(2, f"stackops: Terraform is still stopping (it saves the state and releases the lock);"
+                            f" waiting for it (if it hangs: kill {process.pid})\n".encode())  # fmt: skip
 
         previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
         try:

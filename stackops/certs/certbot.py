@@ -123,8 +123,8 @@ def certbot_environment(env: Environment, acme: AcmeServer, zones: dict[str, Hos
     if env.profile:  # the environment's profile, nothing ambient
         environ = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARIABLES}
         environ["AWS_PROFILE"] = env.profile
-    else:  # the default credential chain (keys, web identity), as the tool itself uses it
-        environ = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
+    else:  # the default credential chain (AWS_PROFILE, keys, web identity): what the guard checked
+        environ = dict(os.environ)
     environ.update({"AWS_DEFAULT_REGION": env.region, ZONES_ENV: json.dumps(challenge_zones(zones))})
     if acme.ca_bundle:
         environ["REQUESTS_CA_BUNDLE"] = acme.ca_bundle

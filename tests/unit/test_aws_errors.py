@@ -70,6 +70,11 @@ def test_access_denied_names_the_action_and_where_the_policy_is(
     assert f"the profile's IAM policy must allow {action} (see the README's {docs}" in line
 
 
+def test_access_denied_names_the_iam_action_where_it_differs_from_the_operation(session: boto3.Session) -> None:
+    head = raised(session, "s3", "head_bucket", "AccessDenied", params={"Bucket": "exii-terraform-state-1"})
+    assert "the profile's IAM policy must allow s3:ListBucket (see" in aws_error_message(head)  # not s3:HeadBucket
+
+
 def test_throttling_says_how_many_attempts_the_sdk_made(session: boto3.Session) -> None:
     meta = {"RetryAttempts": 2, "MaxAttemptsReached": True}
     exc = raised(session, "ssm", "get_parameter", "ThrottlingException", response_meta=meta,
@@ -119,10 +124,10 @@ def test_without_a_client_on_the_traceback_the_operation_alone_is_named() -> Non
          "`aws sso login --profile exiidev`, then run again"),
         (botocore.exceptions.EndpointConnectionError(endpoint_url="https://sts.eu-west-2.amazonaws.com/"),
          'cannot reach AWS: Could not connect to the endpoint URL: "https://sts.eu-west-2.amazonaws.com/": '
-         "check the network or proxy (the embedded AWS: inv local.status)"),
+         "check the network or proxy (for --env local: inv local.status)"),
         (botocore.exceptions.ReadTimeoutError(endpoint_url="https://acm"),
-         'cannot reach AWS: Read timeout on endpoint URL: "https://acm": check the network or proxy (the '
-         "embedded AWS: inv local.status)"),
+         'cannot reach AWS: Read timeout on endpoint URL: "https://acm": check the network or proxy (for '
+         "--env local: inv local.status)"),
     ],
 )  # fmt: skip
 def test_botocore_errors_get_their_fix(exc: BaseException, expected: str) -> None:

@@ -268,3 +268,28 @@ def test_doctor_checks_the_state_bucket_and_its_owner(aws: None, local: Environm
     own_bucket(other.state_bucket)
     owned = doctor.state_bucket_check(other)
     assert (owned.ok, owned.detail) == (True, "owned by the master account 123456789012")
+
+
+def test_bootstrap_keeps_away_from_a_deployment_in_the_former_default_bucket(
+    aws: None, local: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The master account holds `exii-terraform-state` (a deployment from before the account id was in
+    the name): a new, empty default bucket would make the next plan plan everything as new."""
+    own_bucket("exii-terraform-state")
+    monkeypatch.setattr(bootstrap, "check_accounts", lambda env, environment: None)
+    monkeypatch.setattr(bootstrap, "tf_init", lambda env: pytest.fail("tf-init ran beside the former bucket"))
+    with pytest.raises(Refused, match='holds exii-terraform-state, the former default state bucket: keep it by '
+                                      'setting bucket = "exii-terraform-state"'):  # fmt: skip
+        bootstrap.bootstrap(local, yes=True)
+
+
+def test_another_accounts_bucket_of_the_former_name_does_not_stop_bootstrap(
+    aws: None, local: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    squat("exii-terraform-state", let_master_in=True)  # not ours: nothing to keep
+    tf = RecordingTerraform()
+    monkeypatch.setattr(bootstrap, "check_accounts", lambda env, environment: None)
+    monkeypatch.setattr(bootstrap, "tf_init", lambda env: tf)
+    monkeypatch.setattr(bootstrap, "print_plan_summary", lambda *args: None)
+    bootstrap.bootstrap(local, yes=True)
+    assert tf.commands == [("init",), ("plan",), ("apply",)]

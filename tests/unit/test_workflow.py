@@ -143,6 +143,22 @@ def test_profiles_are_optional_the_default_chain_then(tree: Path) -> None:
     assert environments.load("dev").credentials_label(master=True) == "profile 'exiimaster'"
 
 
+def test_assuming_the_state_role_without_credentials_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ROLE_ARN", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    role = {"role_arn": "arn:aws:iam::000000000000:role/terraform-state", "duration": "1h30m"}
+    with pytest.raises(OpsError, match="no AWS credentials to assume arn:aws:iam::000000000000:role/terraform-state"):
+        environments.assumed_role_session(boto3.Session(region_name="eu-west-2"), role, "eu-west-2")
+    assert environments._seconds("1h30m") == 5400 and environments._seconds("900s") == 900
+    with pytest.raises(OpsError, match="is not a duration"):
+        environments._seconds("an hour")
+
+
 @pytest.mark.parametrize("key", ["account_id", "master_account_id"])
 def test_a_required_variable_left_out_is_named(tree: Path, key: str) -> None:
     path = tree / "environments" / "dev" / "variables.tfvars"
@@ -761,8 +777,8 @@ def test_a_new_certificate_with_other_pending_changes_applies_nothing(stack: Cal
     assert str(refused.value) == (
         "refused: attaching the certificate would also change 2 other resource(s) of prod "
         '(module.alb["django"].aws_lb_target_group.this, module.network.aws_security_group.alb); nothing was '
-        "applied. Review them with inv plan --env prod, then inv apply --env prod (which attaches the "
-        "certificate too)"
+        "applied. Review them with inv plan --env prod, then inv apply --env prod, which attaches the "
+        "certificate too (the ARN is published: inv cert will not apply it again)"
     )
     assert [call[0] for call in tf.calls] == ["plan"]
     assert not tf.plans[0].path.exists()
@@ -796,6 +812,13 @@ def test_passthrough_adds_the_var_file_where_it_applies(stack: Callable[..., Rec
     [
         (["destroy", "-auto-approve"], "destroy"),
         (["apply", "-destroy"], "destroy"),
+        (["apply", "-destroy=true"], "destroy"),
+        (["apply", "--destroy"], "destroy"),
+        (["apply", "-destroy=false"], "apply"),
+        (["apply", "-input=false", "destroy.tfplan"], "apply a saved plan"),
+        (["refresh"], "refresh"),
+        (["init", "-migrate-state"], "init moving the state"),
+        (["init", "-reconfigure"], None),
         (["apply", "-auto-approve"], "apply"),
         (["import", "aws_s3_bucket.x", "b"], "import"),
         (["state", "rm", 'module.bucket["staging"]'], "state rm"),
@@ -821,6 +844,10 @@ def test_a_changing_passthrough_is_confirmed_before_anything_runs(stack: Callabl
         stack_ops.passthrough(prod, ["destroy", "-auto-approve"], yes=True, ask=never_asked)
     with pytest.raises(Refused, match="--confirm 'dev' does not match the environment 'prod'"):
         stack_ops.passthrough(prod, ["apply", "-destroy"], typed="dev", ask=never_asked)
+    with pytest.raises(Refused, match="apply a saved plan on prod needs its name typed; --yes alone is not enough"):
+        stack_ops.passthrough(prod, ["apply", "destroy.tfplan"], yes=True, ask=never_asked)
+    with pytest.raises(Refused, match="destroying prod needs its name typed"):
+        stack_ops.passthrough(prod, ["apply", "--destroy=true", "-auto-approve"], yes=True, ask=never_asked)
     with pytest.raises(Refused, match="state rm on dev needs confirmation"):
         stack_ops.passthrough(dev, ["state", "rm", "aws_s3_bucket.x"], ask=never_asked)
     assert tf.calls == [] and tf.opened == []  # refused before the state bucket check, init or terraform
