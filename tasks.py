@@ -32,22 +32,13 @@ def operation(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if not is_aws_error(exc):
                 raise
-            raise Exit(f"error: {aws_error_message(exc, profiles=_profiles(kwargs.get('env')))}", code=1) from None
+            from stackops.cli import profiles_of
+
+            raise Exit(f"error: {aws_error_message(exc, profiles=profiles_of(kwargs.get('env')))}", code=1) from None
         if isinstance(code, int) and code:
             raise Exit(code=code)
 
     return wrapper
-
-
-def _profiles(env: str | None) -> list[str | None]:
-    """The AWS profiles of environment `env` (for the fix an AWS error's line names); none if unknown."""
-    from stackops import environments
-
-    try:
-        environment = environments.load(env)
-    except OpsError:
-        return []
-    return [environment.profile, environment.master_profile]
 
 
 # -- the embedded AWS ---------------------------------------------------------------------------

@@ -38,6 +38,15 @@ def open_environment(name: str | None, *, guard: bool = True) -> Environment:
     return env
 
 
+def profiles_of(name: str | None) -> list[str | None]:
+    """The AWS profiles of environment `name`, for the fix an AWS error's line names; none if unknown."""
+    try:
+        env = environments.load(name)
+    except OpsError:
+        return []
+    return [env.profile, env.master_profile]
+
+
 def passthrough_args(remainder: str, argv: Sequence[str] | None = None) -> list[str]:
     """The words after `--`, exactly as the shell passed them.
 

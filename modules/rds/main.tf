@@ -37,7 +37,9 @@ resource "aws_vpc_security_group_ingress_rule" "postgres" {
 # AWS refuses a snapshot name that exists (DBSnapshotAlreadyExists), so a fixed final snapshot
 # name fails the destroy of a re-created environment. The suffix is the time of the plan that
 # created this database, kept in state (ignore_changes: later plans change nothing); a new
-# instance (another identifier, database name or user: the inputs that replace it) gets a new one.
+# instance (another identifier, database name or user: the inputs of this module that replace it)
+# gets a new one. A change in this file that replaces the instance otherwise (engine, encryption,
+# a KMS key) must add its value here too, or the new instance would reuse the old name.
 resource "terraform_data" "final_snapshot_suffix" {
   input            = formatdate("YYYYMMDDhhmmss", plantimestamp())
   triggers_replace = [var.identifier, var.database_name, var.username]
