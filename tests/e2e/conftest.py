@@ -24,6 +24,8 @@ from stackops.local import emulator
 from stackops.local.aws import client as faults
 from tests.conftest import run_inv
 from tests.e2e.ecs_support import Ecs, Snapshot, restore, snapshot
+from tests.e2e.test_environment_plans import ENVIRONMENTS, EnvironmentPlan, plan_all
+from tests.planner import once_per_session
 
 
 @dataclass
@@ -142,3 +144,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call":
         item.stash[CALL_FAILED] = report.failed
     return report
+
+
+# -- the dev, prod and local plans (test_environment_plans, the policy lint and the task-role tests) --
+
+
+@pytest.fixture(scope="module")
+def plans(emulated_aws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentPlan]:
+    return once_per_session(tmp_path_factory, "environment-plans", plan_all)
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def each(request: pytest.FixtureRequest, plans: dict[str, EnvironmentPlan]) -> EnvironmentPlan:
+    return plans[request.param]

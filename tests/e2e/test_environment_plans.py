@@ -25,7 +25,7 @@ from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.sync import sync
 from stackops.local import emulator
 from tests.e2e.fixtures.accounts import DECLARED, account_session, write_config
-from tests.planner import Plan, offline_environ, once_per_session, run_plan
+from tests.planner import Plan, offline_environ, run_plan
 
 pytestmark = pytest.mark.e2e
 
@@ -87,16 +87,6 @@ def plan_all(workdir: Path) -> dict[str, EnvironmentPlan]:
 
     with ThreadPoolExecutor(max_workers=len(ENVIRONMENTS)) as pool:
         return dict(zip(ENVIRONMENTS, pool.map(plan_one, ENVIRONMENTS), strict=True))
-
-
-@pytest.fixture(scope="module")
-def plans(emulated_aws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentPlan]:
-    return once_per_session(tmp_path_factory, "environment-plans", plan_all)
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def each(request: pytest.FixtureRequest, plans: dict[str, EnvironmentPlan]) -> EnvironmentPlan:
-    return plans[request.param]
 
 
 # -- helpers reading a plan ---------------------------------------------------------------------------

@@ -10,8 +10,7 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e.test_environment_plans import ENVIRONMENTS, EnvironmentPlan, plan_all
-from tests.planner import once_per_session
+from tests.e2e.test_environment_plans import EnvironmentPlan
 from tests.policy_lint import Allowed, lint_document, plan_documents, unexplained, unlintable
 
 pytestmark = pytest.mark.e2e
@@ -37,16 +36,6 @@ ALLOWED = (
         "and to ECS tasks (asserted in tests/e2e/test_task_role_policies.py)",
     ),
 )
-
-
-@pytest.fixture(scope="module")
-def plans(emulated_aws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentPlan]:
-    return once_per_session(tmp_path_factory, "environment-plans", plan_all)
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def each(request: pytest.FixtureRequest, plans: dict[str, EnvironmentPlan]) -> EnvironmentPlan:
-    return plans[request.param]
 
 
 def test_every_policy_document_is_linted(each: EnvironmentPlan) -> None:

@@ -14,23 +14,12 @@ from typing import Any
 import parliament
 import pytest
 
-from tests.e2e.test_environment_plans import ENVIRONMENTS, EnvironmentPlan, plan_all
-from tests.planner import once_per_session
+from tests.e2e.test_environment_plans import EnvironmentPlan
 from tests.policy_lint import PolicyDocument, plan_documents
 
 pytestmark = pytest.mark.e2e
 
 TASK_ROLES = ("concept", "django")
-
-
-@pytest.fixture(scope="module")
-def plans(emulated_aws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, EnvironmentPlan]:
-    return once_per_session(tmp_path_factory, "environment-plans", plan_all)
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def each(request: pytest.FixtureRequest, plans: dict[str, EnvironmentPlan]) -> EnvironmentPlan:
-    return plans[request.param]
 
 
 # -- IAM's matching, for the statements these documents use -----------------------------------------
