@@ -280,9 +280,9 @@ def to_markdown(plan: PlanReview, limit: int = COMMENT_LIMIT) -> str:
     The whole stays within `limit` (GitHub's) by cutting the plan text, at a line's end where it
     can, and saying so; the tables are never cut."""
     head = "\n".join(_sections(plan)) + "\n"
-    if not plan.has_changes:
-        return head
     text = plan.plan_text.strip("\n")
+    if not plan.has_changes or not text:
+        return head
     ticks = fence(text)
     whole = head + _details(text, ticks, "")
     if len(whole) <= limit:
