@@ -21,7 +21,7 @@ from typing import Any
 # Resource types whose destruction (or replacement) loses data that no apply brings back.
 STATEFUL_TYPES: frozenset[str] = frozenset({
     # Databases: the rows, and (after the final snapshot, if any) the backups with them.
-    "aws_db_instance", "aws_rds_cluster", "aws_rds_cluster_instance",
+    "aws_db_instance", "aws_rds_cluster",
     # Stored objects: uploads, logs, and the Terraform state bucket itself.
     "aws_s3_bucket",
     # DNS: a new zone gets new name servers, so the domain's delegation breaks until the registrar is changed.

@@ -283,8 +283,9 @@ def test_a_real_plan_renders_the_expected_comment(tmp_path):
     shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("expected.md", ".terraform*", "*.tfstate*"))
     rc_file = tmp_path / "terraform.rc"
     rc_file.write_text("")
-    environ = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": str(rc_file)}
-    environ.pop("TF_DATA_DIR", None)
+    # None of the caller's TF_* (TF_CLI_ARGS, TF_VAR_*, TF_DATA_DIR...) reaches this plan.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    environ.update(TF_IN_AUTOMATION="1", TF_CLI_CONFIG_FILE=str(rc_file))
 
     def terraform(*args: str) -> str:
         result = subprocess.run(
