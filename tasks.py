@@ -9,10 +9,11 @@ from typing import Any
 
 from invoke import Collection, Exit, task
 
-from stackops import retries, ui
+from stackops import retries, run_logs, ui
 from stackops.errors import OpsError, aws_error_message, is_aws_error
 
 ENV_HELP = "environment name: a folder of environments/ (dev, prod, local); never guessed for dev or prod"
+VERBOSE_HELP = "stream Terraform's own output instead of the progress view (or STACK_VERBOSE=1)"
 YES_HELP = "do not ask for confirmation (automation); prod destroy still needs --confirm prod"
 
 
@@ -23,22 +24,32 @@ def operation(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         retries.configure()
+        ui.set_verbose(bool(kwargs.pop("verbose", False)))
+        run_logs.begin(fn.__name__.replace("_", "-"))
         try:
             code = fn(*args, **kwargs)
         except OpsError as exc:
-            raise Exit(f"error: {exc}", code=exc.exit_code) from None
+            raise Exit(f"{logs_line()}error: {exc}", code=exc.exit_code) from None
         except KeyboardInterrupt:
-            raise Exit("interrupted", code=130) from None
+            raise Exit(f"{logs_line()}interrupted", code=130) from None
         except Exception as exc:
             if not is_aws_error(exc):
                 raise
             from stackops.cli import profiles_of
 
-            raise Exit(f"error: {aws_error_message(exc, profiles=profiles_of(kwargs.get('env')))}", code=1) from None
+            message = aws_error_message(exc, profiles=profiles_of(kwargs.get("env")))
+            raise Exit(f"{logs_line()}error: {message}", code=1) from None
+        for path in run_logs.opened():
+            ui.err.print(f"full log: {path}", soft_wrap=True, markup=False)
         if isinstance(code, int) and code:
             raise Exit(code=code)
 
     return wrapper
+
+
+def logs_line() -> str:
+    """Where the command's full Terraform log is, as the line before its last."""
+    return "".join(f"full log: {path}\n" for path in run_logs.opened())
 
 
 # -- the embedded AWS ---------------------------------------------------------------------------
@@ -98,10 +109,11 @@ def local_status(c, json=False):
         "env": "the environment whose backend.hcl names the bucket and table; default: the one backend "
         "that dev and prod share (exiimaster)",
         "yes": YES_HELP,
+        "verbose": VERBOSE_HELP,
     }
 )
 @operation
-def bootstrap(c, env=None, yes=False):
+def bootstrap(c, env=None, yes=False, verbose=False):
     """Create or adopt the Terraform state bucket and lock table in the master account (tf-init/)."""
     from stackops.bootstrap import bootstrap as run_bootstrap
     from stackops.bootstrap import shared_backend_environment
@@ -110,13 +122,20 @@ def bootstrap(c, env=None, yes=False):
     run_bootstrap(open_environment(env or shared_backend_environment(), guard=False), yes=yes)
 
 
-@task(help={"env": ENV_HELP})
+@task(
+    help={
+        "env": ENV_HELP,
+        "format": "also write a review summary: markdown (a pull-request comment) or json (for scripts)",
+        "out": "the file the --format summary goes to (default: stdout)",
+        "verbose": VERBOSE_HELP,
+    }
+)
 @operation
-def plan(c, env=None):
+def plan(c, env=None, format=None, out=None, verbose=False):
     """Plan the environment and show a summary of the changes (nothing is changed)."""
     from stackops import cli, stack
 
-    stack.plan(cli.open_environment(env)).path.unlink(missing_ok=True)
+    stack.plan(cli.open_environment(env), review=format, out=out).discard()
 
 
 @task(
@@ -127,20 +146,34 @@ def plan(c, env=None):
         "rollout": "roll a service onto the task definition revision the apply registered for it, and wait"
         " (default); --no-rollout leaves that to inv refresh",
         "timeout": "seconds to wait for each such rollout before failing (default 600)",
-    }
+        "allow-replace": "a stateful resource (database, bucket, hosted zone...) the plan may replace or destroy"
+        " with --yes alone, by its address; repeat for each (otherwise the environment's name must be typed)",
+        "verbose": VERBOSE_HELP,
+    },
+    iterable=["allow_replace"],
 )
 @operation
-def apply(c, env=None, yes=False, confirm=None, rollout=True, timeout=None):
+def apply(c, env=None, yes=False, confirm=None, rollout=True, timeout=None, allow_replace=None, verbose=False):
     """Plan, show the summary, confirm (prod: type its name), apply exactly that plan, roll out new revisions."""
     from stackops import cli, stack
 
     seconds = cli.positive(timeout, "--timeout", default=600)
-    stack.apply(cli.open_environment(env), yes=yes, typed=confirm, rollout=rollout, timeout=seconds)
+    stack.apply(
+        cli.open_environment(env), yes=yes, typed=confirm, rollout=rollout, timeout=seconds,
+        allow_replace=allow_replace or (),
+    )  # fmt: skip
 
 
-@task(help={"env": ENV_HELP, "yes": YES_HELP, "confirm": "the environment's name, typed (required for prod)"})
+@task(
+    help={
+        "env": ENV_HELP,
+        "yes": YES_HELP,
+        "confirm": "the environment's name, typed (required for prod)",
+        "verbose": VERBOSE_HELP,
+    }
+)
 @operation
-def destroy(c, env=None, yes=False, confirm=None):
+def destroy(c, env=None, yes=False, confirm=None, verbose=False):
     """Destroy the environment's stack (the state backend stays). Prod needs its name typed."""
     from stackops import cli, stack
 
@@ -179,9 +212,9 @@ def tf(c, env=None, yes=False, confirm=None):
     return stack.passthrough(cli.open_environment(env), cli.passthrough_args(c.remainder), yes=yes, typed=confirm)
 
 
-@task(help={"env": ENV_HELP})
+@task(help={"env": ENV_HELP, "verbose": VERBOSE_HELP})
 @operation
-def drift(c, env=None):
+def drift(c, env=None, verbose=False):
     """Exit 2 when live infrastructure differs from the code, 0 when it matches (for a scheduled job)."""
     from stackops import cli, stack
 
@@ -201,9 +234,12 @@ def doctor(c, env=None):
 # -- the main job -------------------------------------------------------------------------------
 
 
-@task(help={"fresh": "throw away the running emulated AWS and everything in it first (inv local.reset)"})
+@task(
+    help={"fresh": "throw away the running emulated AWS and everything in it first (inv local.reset)",
+          "verbose": VERBOSE_HELP}
+)  # fmt: skip
 @operation
-def up(c, fresh=False):
+def up(c, fresh=False, verbose=False):
     """Deploy the whole stack on the embedded AWS: emulator, state backend, secrets, apply, HTTPS. Idempotent."""
     from stackops.local.up import up as deploy_locally
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
-from rich.table import Table
 
 from stackops import environments, ui
 from stackops.confirm import confirm
@@ -31,6 +30,7 @@ from stackops.guard import check_accounts
 from stackops.paths import state_root
 from stackops.report import print_plan_summary
 from stackops.terraform import Terraform
+from stackops.ui import Table
 
 
 def tf_init_folder(env: Environment) -> Path:
@@ -59,6 +59,7 @@ def tf_init(env: Environment) -> Terraform:
         workspace="default",
         backend_config=[f"-backend-config=path={folder / 'terraform.tfstate'}"],
         var_args=[f"-var={key}={value}" for key, value in variables.items()],
+        label="state backend",
     )
 
 
@@ -195,13 +196,16 @@ def adopt_existing(env: Environment, tf: Terraform, s3: Any, bucket_found: bool)
     `bucket_found` is `state_bucket_exists`'s answer: the bucket exists and the master account owns it.
     """
     dynamodb = env.session(master=True).client("dynamodb")
+    table_found = table_exists(dynamodb, env.lock_table)
+    if not (bucket_found or table_found):
+        return []  # nothing to adopt (and no need to start Terraform to list its state)
     in_state = set(tf.state_resources())
     differences: list[str] = []
     if "aws_s3_bucket.state" not in in_state and bucket_found:
         ui.err.print(f"State bucket {env.state_bucket} exists: adopting it (terraform import)")
         differences = bucket_differences(s3, env.state_bucket)
         tf.run("import", "-input=false", *tf.var_args(), "aws_s3_bucket.state", env.state_bucket, capture=True)
-    if "aws_dynamodb_table.locks" not in in_state and table_exists(dynamodb, env.lock_table):
+    if "aws_dynamodb_table.locks" not in in_state and table_found:
         ui.err.print(f"Lock table {env.lock_table} exists: adopting it (terraform import)")
         tf.run("import", "-input=false", *tf.var_args(), "aws_dynamodb_table.locks", env.lock_table, capture=True)
     return differences

@@ -21,31 +21,38 @@ def confirm(
     typed: str | None = None,
     ask: Callable[[str], str] = input,
     interactive: bool | None = None,
+    name_needed_because: str = "",
 ) -> None:
     """Return when the change may go ahead; raise Refused (exit 2) otherwise.
 
     - dev/local: `--yes`, or answering "yes".
     - prod apply: `--yes`, or typing the environment's name.
     - prod destroy: typing the name (at the prompt or with `--confirm prod`); `--yes` alone is refused.
+    - any environment, when `name_needed_because` says why (a plan that replaces the database):
+      typing the name, as for prod destroy.
     """
     interactive = sys.stdin.isatty() if interactive is None else interactive
-    needs_name = env.is_production
+    name_needed = (env.is_production and action in NAME_TYPED_ACTIONS) or bool(name_needed_because)
+    needs_name = env.is_production or name_needed
+    because = f": {name_needed_because}" if name_needed_because else ""
     if typed is not None:
         if typed != env.name:
             raise Refused(
                 f"refused: --confirm {typed!r} does not match the environment {env.name!r}; nothing was changed"
             )
         return
-    if yes and not (env.is_production and action in NAME_TYPED_ACTIONS):
+    if yes and not name_needed:
         return
     if yes:
         hint = f"type its name at the prompt or pass --confirm {env.name}"
         if not interactive:
             what = f"destroying {env.name}" if action == "destroy" else f"{action} on {env.name}"
-            raise Refused(f"refused: {what} needs its name typed; --yes alone is not enough ({hint})")
+            raise Refused(f"refused: {what} needs its name typed; --yes alone is not enough ({hint}){because}")
     if not interactive:
-        way = f"--confirm {env.name}" if env.is_production and action in NAME_TYPED_ACTIONS else "--yes"
-        raise Refused(f"refused: {action} on {env.name} needs confirmation; run it in a terminal or pass {way}")
+        way = f"--confirm {env.name}" if name_needed else "--yes"
+        raise Refused(
+            f"refused: {action} on {env.name} needs confirmation; run it in a terminal or pass {way}{because}"
+        )
     expected = env.name if needs_name else "yes"
     answer = ask(f"{action} {env.name}? Type {expected!r} to go on: ").strip()
     if answer != expected:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import botocore.exceptions
-from rich.table import Table
 
 from stackops import environments, ui
 from stackops.bootstrap import state_bucket_exists
@@ -16,6 +15,7 @@ from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.guard import caller_account, declared_accounts
 from stackops.terraform import provider_mirror, terraform_binary
+from stackops.ui import Table
 
 MINIMUM_TERRAFORM = (1, 11)
 

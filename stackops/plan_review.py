@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackops.terraform_stream import PlannedChange
+
 # Resource types whose destruction (or replacement) loses data that no apply brings back.
 STATEFUL_TYPES: frozenset[str] = frozenset({
     # Databases: the rows, and (after the final snapshot, if any) the backups with them.
@@ -124,6 +126,21 @@ def destructive(resource_changes: Iterable[Mapping[str, Any]] | None) -> list[De
             continue
         kind = str(entry.get("type", ""))
         found.append(Destructive(str(entry["address"]), kind, action, kind in STATEFUL_TYPES))
+    return _stateful_first(found)
+
+
+def destructive_planned(planned: Iterable[PlannedChange]) -> list[Destructive]:
+    """The same from the plan's own stream (`planned_change` messages), so that an apply can be
+    judged without `terraform show -json`: `replace` and `delete` of managed resources."""
+    found = [
+        Destructive(c.address, c.type, "replace" if c.action == "replace" else "destroy", c.type in STATEFUL_TYPES)
+        for c in planned
+        if c.managed and c.action in ("replace", "delete")
+    ]
+    return _stateful_first(found)
+
+
+def _stateful_first(found: list[Destructive]) -> list[Destructive]:
     return sorted(found, key=lambda d: (not d.stateful, d.address))
 
 

@@ -1,21 +1,35 @@
-"""The tables the Terraform-facing commands print: a plan's changes per resource type, the outputs."""
+"""What the Terraform-facing commands print: a plan's changes per resource type, what it replaces
+or destroys, the review summary (markdown or JSON) for a pull request, the outputs."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
+from rich.console import Console
+from rich.markup import escape
 
-from stackops import ui
+from stackops import plan_review, ui
 from stackops.environments import Environment
+from stackops.errors import OpsError
 from stackops.terraform import PlanResult
+from stackops.ui import Table
+
+if TYPE_CHECKING:
+    from stackops.terraform import Terraform
 
 
-def print_plan_summary(env: Environment, plan: PlanResult, action: str = "apply") -> None:
-    """What `plan` would do, counted per resource type (or that there is nothing to do)."""
+def print_plan_summary(
+    env: Environment, plan: PlanResult, action: str = "apply", console: Console | None = None
+) -> None:
+    """What `plan` would do, counted per resource type (or that there is nothing to do); then
+    what it replaces or destroys, stateful resources first, and what changed outside Terraform."""
+    console = console or ui.out
     if not plan.has_changes or plan.summary is None:
-        ui.out.print(f"[bold]{env.name}[/]: no changes; the infrastructure matches the code.")
+        console.print(f"[bold]{env.name}[/]: no changes; the infrastructure matches the code.")
         return
     table = Table(title=f"{action} {env.name}: planned changes by resource type")
     for column in ("resource type", "add", "change", "destroy"):
@@ -26,7 +40,32 @@ def print_plan_summary(env: Environment, plan: PlanResult, action: str = "apply"
     table.caption = (
         f"{sum(s.adds.values())} to add, {sum(s.changes.values())} to change, {sum(s.destroys.values())} to destroy"
     )
-    ui.out.print(table)
+    console.print(table)
+    for item in plan_review.destructive_planned(plan.changing()):
+        mark = "[bold red]stateful[/] " if item.stateful else ""
+        console.print(f"  {mark}{item.action}: {escape(item.address)}", soft_wrap=True)
+    for item in plan.drift:
+        console.print(f"  changed outside Terraform ({item.action}): {escape(item.address)}", soft_wrap=True)
+
+
+def write_review(env: Environment, tf: Terraform, plan: PlanResult, fmt: str, out: str | None) -> None:
+    """The review summary of the saved plan (stackops.plan_review), to `out` or stdout."""
+    shown = tf.show_json(plan.path) if plan.has_changes else {}
+    text = tf.show_text(plan.path) if plan.has_changes else ""
+    review = plan_review.review(shown, text, env.name)
+    body = plan_review.to_markdown(review) if fmt == "markdown" else json.dumps(plan_review.to_json(review), indent=2)
+    if out is None:
+        print(body)
+        return
+    path = Path(out)
+    try:
+        # Written whole then renamed: a reader (a CI step posting the comment) never sees half of it.
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(body.rstrip("\n") + "\n")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise OpsError(f"cannot write the plan summary to {out}: {exc.strerror or exc}") from None
+    ui.err.print(f"plan summary ({fmt}) written to {path}", soft_wrap=True)
 
 
 def print_outputs(values: dict[str, Any], only: Sequence[str] | None = None) -> None:

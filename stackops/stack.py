@@ -8,21 +8,32 @@ embedded AWS when it is the emulated one, account-guarded) by the entry point: `
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stackops import ui
 from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.sync import missing_secrets
 from stackops.bootstrap import state_bucket_exists
 from stackops.confirm import confirm
 from stackops.ecs.layout import EcsLayout
 from stackops.ecs.results import print_results, raise_on_failure
-from stackops.ecs.terraform_revisions import new_revisions, refuse_to_shadow_unreleased, roll_out, running_images
+from stackops.ecs.terraform_revisions import (
+    NewRevision,
+    new_revisions,
+    refuse_to_shadow_unreleased,
+    roll_out,
+    running_images,
+)  # fmt: skip
 from stackops.environments import Environment
 from stackops.errors import EXIT_REFUSED, OpsError, Refused, aws_errors
-from stackops.report import print_plan_summary
+from stackops.parallel import together
+from stackops.plan_review import destructive_planned
+from stackops.report import print_plan_summary, write_review
+from stackops.state_object import outputs_of, read_state
 from stackops.terraform import PlanResult, Terraform, terraform_binary
 from stackops.ui import err
 
@@ -76,11 +87,20 @@ class PlanInputs:
     layout: EcsLayout | None  # None before the services exist
 
 
-def plan_inputs(env: Environment, tf: Terraform) -> PlanInputs:
+def current_outputs(env: Environment, tf: Terraform) -> dict[str, Any]:
+    """The outputs of the state as it is: straight from the state object when it can be read so,
+    else from `terraform output` (stackops.state_object)."""
+    state = read_state(env)
+    return outputs_of(state) if state is not None else tf.outputs()
+
+
+def plan_inputs(env: Environment, tf: Terraform, outputs: dict[str, Any] | None = None) -> PlanInputs:
     """Read from ECS the image each service runs (root variable running_images), so a revision
     Terraform registers keeps the image the pipelines deployed; empty before the first apply."""
     try:
-        layout: EcsLayout | None = EcsLayout.from_output(tf.outputs(), env=env.name)
+        layout: EcsLayout | None = EcsLayout.from_output(
+            current_outputs(env, tf) if outputs is None else outputs, env=env.name
+        )
     except OpsError:  # nothing applied yet, or not as far as the services
         layout = None
     images: dict[str, str] = {}
@@ -92,15 +112,46 @@ def plan_inputs(env: Environment, tf: Terraform) -> PlanInputs:
     return PlanInputs([f"-var-file={path}"], images, layout)
 
 
-def plan(env: Environment, *, destroy: bool = False) -> PlanResult:
+def prepare(env: Environment, *, destroy: bool = False) -> tuple[Terraform, PlanInputs]:
+    """What a plan needs, checked before Terraform runs: the state bucket's owner and the
+    catalogue's secrets, read at the same time as the state object; then init (cached) and the
+    image each service runs."""
     terraform_binary()  # a missing Terraform is reported before anything else is checked
-    require_state_bucket(env)
+    checks: list[Callable[[], Any]] = [lambda: require_state_bucket(env)]
     if not destroy:
-        require_secrets(env)
+        checks.append(lambda: require_secrets(env))
+    *_, state = together(*checks, lambda: None if destroy else read_state(env))
     tf = stack(env, bucket_checked=True)
-    result = tf.plan(destroy=destroy, extra=[] if destroy else plan_inputs(env, tf).args)
-    print_plan_summary(env, result, "destroy" if destroy else "plan")
+    if destroy:
+        return tf, PlanInputs([], {}, None)
+    return tf, plan_inputs(env, tf, outputs_of(state) if state is not None else None)
+
+
+REVIEW_FORMATS = ("markdown", "json")
+
+
+def plan(env: Environment, *, destroy: bool = False, review: str | None = None, out: str | None = None) -> PlanResult:
+    """Plan and print the summary; with `review`, also write the review summary (to `out`, else stdout)."""
+    if review is not None and review not in REVIEW_FORMATS:
+        raise OpsError(f"--format takes {' or '.join(REVIEW_FORMATS)}, not {review!r}")
+    tf, inputs = prepare(env, destroy=destroy)
+    result = tf.plan(destroy=destroy, extra=inputs.args)
+    # With the review on stdout, the table goes to stderr: stdout is then the review alone.
+    print_plan_summary(env, result, "destroy" if destroy else "plan", console=ui.err if review and not out else None)
+    if review is not None:
+        write_review(env, tf, result, review, out)
     return result
+
+
+def refused_replacements(env: Environment, plan: PlanResult, allowed: Sequence[str]) -> str:
+    """Why the plan needs the environment's name typed, or "": it replaces or destroys a stateful
+    resource (the database, a bucket, the hosted zone...) that --allow-replace does not name."""
+    unnamed = [d for d in destructive_planned(plan.changing()) if d.stateful and d.address not in allowed]
+    if not unnamed:
+        return ""
+    listing = ", ".join(f"{d.address} ({d.action})" for d in unnamed)
+    allow = " ".join(f"--allow-replace {shlex.quote(d.address)}" for d in unnamed)
+    return f"the plan replaces or destroys stateful resources: {listing}; to allow them with --yes: {allow}"
 
 
 def apply(
@@ -112,12 +163,16 @@ def apply(
     destroy: bool = False,
     rollout: bool = True,
     timeout: float = 600,
+    allow_replace: Sequence[str] = (),
 ) -> bool:
     """Plan, show the summary, confirm, then apply exactly that saved plan. Returns True if applied.
 
-    When the apply registered a new task definition revision for an existing service, the service
-    is rolled onto it and the rollout judged as `inv refresh` judges it (OpsError naming the
-    service if it fails); with rollout=False it is left for `inv refresh`.
+    A plan that replaces or destroys a stateful resource needs the environment's name typed, even
+    with --yes, unless --allow-replace names each such address (`inv destroy` is a destroy:
+    its own rules apply). When the apply registered a new task definition revision for an
+    existing service, the service is rolled onto it and the rollout judged as `inv refresh`
+    judges it (OpsError naming the service if it fails); with rollout=False it is left for
+    `inv refresh`.
     """
     terraform_binary()
     action = "destroy" if destroy else "apply"
@@ -127,24 +182,21 @@ def apply(
     if typed is not None and typed != env.name:
         # A --confirm naming another environment can never be accepted: refuse before planning anything.
         confirm(env, action, typed=typed)
-    require_state_bucket(env)
-    if not destroy:
-        require_secrets(env)
-    tf = stack(env, bucket_checked=True)
-    inputs = PlanInputs([], {}, None) if destroy else plan_inputs(env, tf)
+    tf, inputs = prepare(env, destroy=destroy)
     result = tf.plan(destroy=destroy, extra=inputs.args)
     print_plan_summary(env, result, action)
     if not result.has_changes:
-        result.path.unlink(missing_ok=True)
+        result.discard()
         return False
-    changes = [] if destroy else new_revisions(result.resource_changes)
     try:
+        changes = [] if destroy else terraform_revisions(tf, result)
         if changes and inputs.layout is not None:
             with aws_errors("look for revisions not released yet"):
                 refuse_to_shadow_unreleased(env.session().client("ecs"), inputs.layout, changes)
-        confirm(env, action, yes=yes, typed=typed, ask=ask)
-    except Exception:
-        result.path.unlink(missing_ok=True)
+        because = "" if destroy else refused_replacements(env, result, allow_replace)
+        confirm(env, action, yes=yes, typed=typed, ask=ask, name_needed_because=because)
+    except BaseException:
+        result.discard()
         raise
     try:
         tf.apply(result)
@@ -169,6 +221,14 @@ def apply(
     return True
 
 
+def terraform_revisions(tf: Terraform, plan: PlanResult) -> list[NewRevision]:
+    """The services whose task definition the plan registers anew; `terraform show -json` (for
+    which attributes changed) is read only when the stream shows a task definition replaced."""
+    if not any(c.type == "aws_ecs_task_definition" for c in plan.changing()):
+        return []
+    return new_revisions(tf.plan_details(plan))
+
+
 # What a new certificate ARN changes: the load balancers' listeners (HTTPS created or pointed at
 # the new certificate, HTTP turned into a redirect). Planned with -target, so nothing else
 # pending in the stack goes out with a certificate renewal.
@@ -176,24 +236,14 @@ CERTIFICATE_TARGET = "module.alb"
 CERTIFICATE_RESOURCE_TYPES = ("aws_lb_listener",)
 
 
-def pending_changes(resource_changes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The managed resources a plan would create, update or delete."""
-    return [
-        c for c in resource_changes
-        if c.get("mode") == "managed" and c["change"]["actions"] not in (["no-op"], ["read"])
-    ]  # fmt: skip
-
-
 def apply_certificate(env: Environment, *, yes: bool = False, ask: Callable[[str], str] = input) -> bool:
     """Apply only the listeners' certificate; refuse (exit 2), naming them, when the targeted plan
     holds any other change. Returns True if applied."""
-    terraform_binary()
-    require_state_bucket(env)
-    tf = stack(env, bucket_checked=True)
-    result = tf.plan(extra=[*plan_inputs(env, tf).args, f"-target={CERTIFICATE_TARGET}"])
+    tf, inputs = prepare(env)
+    result = tf.plan(extra=[*inputs.args, f"-target={CERTIFICATE_TARGET}"])
     print_plan_summary(env, result, "certificate")
-    changes = pending_changes(result.resource_changes)
-    others = sorted(c["address"] for c in changes if c["type"] not in CERTIFICATE_RESOURCE_TYPES)
+    changes = result.changing()
+    others = sorted(c.address for c in changes if c.type not in CERTIFICATE_RESOURCE_TYPES)
     try:
         if others:
             shown = ", ".join(others[:6]) + (", ..." if len(others) > 6 else "")
@@ -206,8 +256,8 @@ def apply_certificate(env: Environment, *, yes: bool = False, ask: Callable[[str
         if not changes:
             return False
         confirm(env, "apply", yes=yes, ask=ask)
-    except Exception:
-        result.path.unlink(missing_ok=True)
+    except BaseException:
+        result.discard()
         raise
     tf.apply(result)
     return True
@@ -215,10 +265,10 @@ def apply_certificate(env: Environment, *, yes: bool = False, ask: Callable[[str
 
 def drift(env: Environment) -> int:
     """0 when live infrastructure matches the code; 2 (for a scheduled job) when it differs."""
-    tf = stack(env)
+    tf, inputs = prepare(env)
     # A full plan (refresh included) sees both changes made behind Terraform's back and code not yet applied.
-    result = tf.plan(extra=plan_inputs(env, tf).args)
-    result.path.unlink(missing_ok=True)
+    result = tf.plan(extra=inputs.args)
+    result.discard()
     print_plan_summary(env, result, "drift")
     return EXIT_REFUSED if result.has_changes else 0
 

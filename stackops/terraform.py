@@ -15,16 +15,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackops import retries
+from stackops import retries, run_logs, ui
 from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.paths import ROOT, state_root
+from stackops.terraform_stream import PlannedChange, StreamView
 from stackops.ui import err
 
 # Where machine images keep an offline copy of the providers (the folder holding registry.terraform.io).
@@ -141,25 +143,20 @@ class PlanSummary:
     adds: Counter[str] = field(default_factory=Counter)
     changes: Counter[str] = field(default_factory=Counter)
     destroys: Counter[str] = field(default_factory=Counter)
-    output_changes: int = 0
 
     @classmethod
-    def from_plan_json(cls, plan: Mapping[str, Any]) -> PlanSummary:
+    def from_changes(cls, changes: Iterable[PlannedChange]) -> PlanSummary:
+        """The same counts from the plan's `planned_change` messages (no `terraform show` needed)."""
         summary = cls()
-        for change in plan.get("resource_changes", []):
-            if change.get("mode") != "managed":
+        for change in changes:
+            if not change.managed:
                 continue
-            actions = change["change"]["actions"]
-            kind = change["type"]
-            if "create" in actions:
-                summary.adds[kind] += 1
-            if "delete" in actions:
-                summary.destroys[kind] += 1
-            if actions == ["update"]:
-                summary.changes[kind] += 1
-        summary.output_changes = sum(
-            1 for c in plan.get("output_changes", {}).values() if c.get("actions") != ["no-op"]
-        )
+            if change.action in ("create", "replace"):
+                summary.adds[change.type] += 1
+            if change.action in ("delete", "replace"):
+                summary.destroys[change.type] += 1
+            if change.action == "update":
+                summary.changes[change.type] += 1
         return summary
 
     @property
@@ -176,7 +173,21 @@ class PlanResult:
     path: Path
     has_changes: bool
     summary: PlanSummary | None = None
-    resource_changes: list[dict[str, Any]] = field(default_factory=list)  # as `show -json` has them
+    # As `terraform show -json` has them: read only when a caller needs more than `planned`.
+    resource_changes: list[dict[str, Any]] = field(default_factory=list)
+    planned: list[PlannedChange] = field(default_factory=list)  # from the plan's own stream
+    drift: list[PlannedChange] = field(default_factory=list)  # changes made outside Terraform
+    shown: threading.Thread | None = None  # writes `terraform show` of the plan to the log
+
+    def changing(self) -> list[PlannedChange]:
+        """The managed resources the plan creates, updates, replaces or deletes."""
+        return [c for c in self.planned if c.managed and c.operations]
+
+    def discard(self) -> None:
+        """Delete the saved plan (once the log has its text)."""
+        if self.shown is not None:
+            self.shown.join()
+        self.path.unlink(missing_ok=True)
 
 
 class Terraform:
@@ -191,6 +202,7 @@ class Terraform:
         workspace: str | None = None,
         backend_config: Sequence[str] | None = None,
         var_args: Sequence[str] | None = None,
+        label: str | None = None,
     ) -> None:
         """By default the environment's stack: the repository root, its tfvars, backend and workspace."""
         self.env = env
@@ -200,6 +212,7 @@ class Terraform:
         self.workspace = workspace or env.workspace
         self.backend_config = list(backend_config) if backend_config is not None else backend_args(env)
         self._var_args = list(var_args) if var_args is not None else [f"-var-file={env.tfvars_path}"]
+        self.label = label or env.name  # what the progress lines call this stack
 
     # -- process plumbing ----------------------------------------------------------------------
     def environ(self) -> dict[str, str]:
@@ -214,20 +227,28 @@ class Terraform:
     def command(self, *args: str) -> list[str]:
         return [terraform_binary(), f"-chdir={self.root}", *args]
 
-    def run(
-        self, *args: str, capture: bool = False, check: bool = True, workspace: bool = True, quiet: bool = False
-    ) -> subprocess.CompletedProcess[str]:
-        """Run terraform; output streams live unless captured. Ctrl-C reaches Terraform once (a
-        second one is not forwarded), so it stops gracefully and releases the state lock, and the
-        caller exits 130."""
+    def _execute(
+        self,
+        args: Sequence[str],
+        *,
+        workspace: bool,
+        capture: bool,
+        on_line: Callable[[str], None] | None = None,
+        echo_stderr: bool = True,
+    ) -> tuple[int, str, str]:
+        """Run terraform: stdout captured, given line by line to `on_line`, or left to the terminal;
+        stderr always kept (to recognise lock errors) and shown as it comes unless captured.
+
+        Ctrl-C reaches Terraform once (a second one is not forwarded), so it stops gracefully and
+        releases the state lock, and the caller exits 130. (Signal handlers exist only in the main
+        thread: Terraform runs there; helper threads run only AWS reads.)"""
         environ = self.environ()
         if workspace:
             environ["TF_WORKSPACE"] = self.workspace
-        stdout = subprocess.PIPE if capture else None
-        # stderr is always captured as well as shown, to recognise lock errors.
+        piped = capture or on_line is not None
         process = subprocess.Popen(
-            self.command(*args), env=environ, stdout=stdout, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,
+            self.command(*args), env=environ, stdout=subprocess.PIPE if piped else None, stderr=subprocess.PIPE,
+            text=True, start_new_session=True,
         )  # fmt: skip
         interrupted: list[int] = []
 
@@ -243,20 +264,24 @@ class Terraform:
                 os.write(2, f"stackops: Terraform is still stopping (it saves the state and releases the lock);"
                             f" waiting for it (if it hangs: kill {process.pid})\n".encode())  # fmt: skip
 
-        previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        main = threading.current_thread() is threading.main_thread()
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
         try:
-            if capture:
+            if capture and on_line is None:
                 out, stderr = process.communicate()
-                if process.returncode != 0 and not quiet:
-                    sys.stderr.write(stderr)
             else:
-                # Shown line by line as Terraform writes it, and kept to recognise a lock error.
+                # stderr is read beside stdout, so that neither pipe can fill up and stall Terraform.
+                kept: list[str] = []
                 assert process.stderr is not None
-                lines = []
-                for line in process.stderr:
-                    lines.append(line)
-                    sys.stderr.write(line)
-                out, stderr = "", "".join(lines)
+                pump = threading.Thread(target=_pump, args=(process.stderr, kept, echo_stderr and not capture))
+                pump.start()
+                if on_line is not None:
+                    assert process.stdout is not None
+                    for line in process.stdout:
+                        on_line(line)
+                process.wait()
+                pump.join()
+                out, stderr = "", "".join(kept)
             code = process.wait()
         finally:
             for s, handler in previous.items():
@@ -266,18 +291,55 @@ class Terraform:
                 f"terraform {args[0]} interrupted; Terraform stopped cleanly and released the state lock",
                 exit_code=EXIT_INTERRUPTED,
             )
-        if LOCK_MESSAGE in stderr:
+        return code, out, stderr
+
+    def _raise_for(self, command: str, code: int, errors: str, *, check: bool) -> None:
+        if LOCK_MESSAGE in errors:
             raise OpsError(
                 f"the state of {self.env.name} is locked by another run (see the lock info above); "
                 "wait for it to finish, or if it died: inv tf --env "
                 f"{self.env.name} -- force-unlock LOCK_ID"
             )
         if check and code != 0:
-            hint = adoption_hint(stderr, self.env)
+            hint = adoption_hint(errors, self.env)
             raise OpsError(
-                f"terraform {args[0]} failed (exit {code}) for {self.env.name}" + (f": {hint}" if hint else "")
+                f"terraform {command} failed (exit {code}) for {self.env.name}" + (f": {hint}" if hint else "")
             )
+
+    def run(
+        self, *args: str, capture: bool = False, check: bool = True, workspace: bool = True, quiet: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run terraform; its output streams live unless captured (captured errors are shown unless quiet)."""
+        code, out, stderr = self._execute(args, workspace=workspace, capture=capture)
+        if capture and code != 0 and not quiet:
+            sys.stderr.write(stderr)
+        self._raise_for(args[0], code, stderr, check=check)
         return subprocess.CompletedProcess(args, code, out, stderr)
+
+    def stream(
+        self, *args: str, planned: Sequence[PlannedChange] = (), check: bool = True, expected: tuple[str, ...] = ()
+    ) -> tuple[int, StreamView]:
+        """Run a plan, apply or destroy with Terraform's `-json` UI, rendered by StreamView (live on
+        a terminal, plain lines elsewhere), every message written to the command's log. With
+        STACK_VERBOSE=1 (--verbose), Terraform's own output is streamed instead, and logged too."""
+        log = run_logs.for_folder(self.env.state_dir)
+        title = f"{args[0]} {self.label}"
+        log.section(f"terraform {' '.join(args)}  ({self.label})")
+        view = StreamView(ui.err, title, log=log, planned=list(planned), expected=expected)
+        if ui.verbose():
+            words = [*args[:1], *([] if ui.colour() else ["-no-color"]), *args[1:]]
+            code, _, stderr = self._execute(words, workspace=True, capture=False, on_line=_echo(log))
+            log.write(stderr)
+            self._raise_for(args[0], code, stderr, check=check)
+            return code, view
+        with view:
+            code, _, stderr = self._execute(
+                [args[0], "-json", *args[1:]], workspace=True, capture=False, on_line=view.feed, echo_stderr=True
+            )
+        if stderr.strip():
+            log.write(stderr)
+        self._raise_for(args[0], code, f"{view.error_text()}\n{stderr}", check=check)
+        return code, view
 
     # -- steps ---------------------------------------------------------------------------------
     def _init_stamp(self) -> str:
@@ -326,33 +388,58 @@ class Terraform:
         return list(self._var_args)
 
     def plan(self, *, destroy: bool = False, extra: Sequence[str] = (), summarize: bool = True) -> PlanResult:
-        """Plan into a file; exit code 2 of -detailed-exitcode means there are changes."""
+        """Plan into a file; exit code 2 of -detailed-exitcode means there are changes. The summary
+        comes from the plan's own stream; `terraform show` writes the plan's text to the log
+        meanwhile, in the background (`PlanResult.discard` and `apply` wait for it)."""
         self.plan_dir.mkdir(parents=True, exist_ok=True)
         path = self.plan_dir / ("destroy.tfplan" if destroy else "apply.tfplan")
         args = ["plan", "-input=false", "-detailed-exitcode", f"-out={path}", *self.var_args(), *extra]
         if destroy:
             args.append("-destroy")
-        result = self.run(*args, check=False)
-        if result.returncode not in (0, 2):
+        code, view = self.stream(*args, check=False)
+        if code not in (0, 2):
             path.unlink(missing_ok=True)
-            raise OpsError(f"terraform plan failed for {self.env.name} (see the error above)")
-        plan = PlanResult(path=path, has_changes=result.returncode == 2)
+            raise OpsError(f"terraform plan failed for {self.label} (see the error above)")
+        plan = PlanResult(path=path, has_changes=code == 2, planned=view.planned, drift=view.drift)
         if plan.has_changes and summarize:
-            shown = self.show_json(path)
-            plan.summary = PlanSummary.from_plan_json(shown)
-            plan.resource_changes = list(shown.get("resource_changes", []))
+            plan.summary = PlanSummary.from_changes(view.planned)
+            plan.shown = threading.Thread(target=self._log_plan_text, args=(path,), daemon=True)
+            plan.shown.start()
         return plan
+
+    def _log_plan_text(self, path: Path) -> None:
+        log = run_logs.for_folder(self.env.state_dir)
+        try:
+            text = self.show_text(path)
+        except (OSError, OpsError) as exc:  # the log is a record; a failure here must not fail the run
+            text = f"(terraform show of the plan failed: {exc})\n"
+        log.section(f"terraform show {path.name}  ({self.label})")
+        log.write(text)
+
+    def show_text(self, path: Path) -> str:
+        """The saved plan as `terraform show` renders it (sensitive values shown as such), no colour."""
+        code, out, stderr = self._execute(["show", "-no-color", str(path)], workspace=True, capture=True)
+        if code != 0:
+            raise OpsError(f"terraform show failed (exit {code}): {stderr.strip()[-500:]}")
+        return out
 
     def show_json(self, path: Path | None = None) -> dict[str, Any]:
         args = ["show", "-json"] + ([str(path)] if path else [])
         return json.loads(self.run(*args, capture=True).stdout or "{}")
 
+    def plan_details(self, plan: PlanResult) -> list[dict[str, Any]]:
+        """The plan's changes as `terraform show -json` has them (attribute paths, reasons): read
+        once, only by the callers that need more than the stream's addresses and actions."""
+        if not plan.resource_changes:
+            plan.resource_changes = list(self.show_json(plan.path).get("resource_changes", []))
+        return plan.resource_changes
+
     def apply(self, plan: PlanResult) -> None:
         """Apply exactly the saved plan that was shown and confirmed."""
         try:
-            self.run("apply", "-input=false", str(plan.path))
+            self.stream("apply", "-input=false", str(plan.path), planned=plan.planned)
         finally:
-            plan.path.unlink(missing_ok=True)
+            plan.discard()
 
     def state(self) -> dict[str, Any]:
         """The raw state (`terraform state pull`); {} when there is none yet."""
@@ -366,3 +453,21 @@ class Terraform:
         # No state yet is a normal answer here (an empty list), not an error to show.
         result = self.run("state", "list", capture=True, check=False, quiet=True)
         return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def _pump(stream: Any, kept: list[str], echo: bool) -> None:
+    for line in stream:
+        kept.append(line)
+        if echo:
+            sys.stderr.write(line)
+
+
+def _echo(log: run_logs.RunLog) -> Callable[[str], None]:
+    """--verbose: Terraform's own output to the terminal, and to the log."""
+
+    def echo(line: str) -> None:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        log.write(line)
+
+    return echo

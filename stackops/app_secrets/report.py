@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from stackops import ui
 from stackops.app_secrets.sync import (
     CREATED,
@@ -15,6 +13,7 @@ from stackops.app_secrets.sync import (
     WOULD_ROTATE,
     SyncReport,
 )
+from stackops.ui import Table
 
 # -- output ------------------------------------------------------------------------------------------
 _STYLES = {

@@ -20,13 +20,15 @@ def certificate(
     email: str | None = None,
     staging: bool = False,
     yes: bool = False,
+    attach: bool = True,
 ) -> None:
-    """Issue or renew, import into ACM, and apply when the ARN Terraform reads is new."""
+    """Issue or renew, import into ACM, and apply when the ARN Terraform reads is new (unless
+    `attach` is False: `inv up` issues the certificate before the stack's one apply)."""
     results = run(
         env, list(domains) or None, renew_all_certs=renew_all, renew_within_days=renew_within,
         force=force, email=email, staging=staging,
     )  # fmt: skip
-    if any(r.parameter_changed for r in results):
+    if attach and any(r.parameter_changed for r in results):
         ui.err.print("The certificate ARN is new: applying it to the HTTPS listeners (nothing else)")
         stack.apply_certificate(env, yes=yes)
 

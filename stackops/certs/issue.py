@@ -154,9 +154,7 @@ def renew_all(env: Environment, **options: Unpack[IssueOptions]) -> list[CertRes
 def print_results(results: Sequence[CertResult]) -> None:
     """A table of the runs, then one unwrapped line per certificate with its ARN and SSM parameter
     (ARNs are long: kept whole so they can be copied and grepped at any terminal width)."""
-    from rich.table import Table
-
-    from stackops.ui import out
+    from stackops.ui import Table, out
 
     table = Table(title="Certificates")
     for column in ("Names", "Action", "Not after", "Why"):

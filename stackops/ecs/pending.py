@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
 
 from stackops.ecs.layout import ServiceRef
 from stackops.ecs.results import image_suffix
 from stackops.ecs.task_definitions import active_revisions, describe_td, find_container, registered_by, revision
-from stackops.ui import out
+from stackops.ui import Table, out
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rich.markup import escape
-from rich.table import Table
 
 from stackops.ecs.images import REFERENCE
 from stackops.errors import OpsError
-from stackops.ui import out
+from stackops.ui import Table, out
 
 
 class Outcome(StrEnum):

@@ -32,6 +32,7 @@ from stackops.errors import EXIT_REFUSED, OpsError, Refused
 from stackops.guard import check_accounts
 from stackops.paths import ROOT
 from stackops.terraform import EXIT_INTERRUPTED, PlanResult, PlanSummary, Terraform
+from stackops.terraform_stream import PlannedChange
 
 LISTING = "valid environments: dev, local, prod"
 
@@ -217,6 +218,8 @@ if os.environ.get("FAKE_TF_WAIT"):
 if command == "init" and os.environ.get("FAKE_TF_INIT_LOCK"):
     root = args[0].split("=", 1)[1]
     open(os.path.join(root, ".terraform.lock.hcl"), "w").write(os.environ["FAKE_TF_INIT_LOCK"])
+if command in ("plan", "apply") and os.environ.get("FAKE_TF_STREAM") and "-json" in args:
+    sys.stdout.write(open(os.environ["FAKE_TF_STREAM"]).read())  # a recorded -json stream
 if command == "plan":
     out = next(a.split("=", 1)[1] for a in args if a.startswith("-out="))
     open(out, "w").write("plan")
@@ -230,18 +233,23 @@ if command == "apply":
     sys.exit(int(os.environ.get("FAKE_TF_APPLY_EXIT", "0")))
 """
 
-PLAN_JSON = {
-    "resource_changes": [
-        {"mode": "managed", "type": "aws_sqs_queue", "change": {"actions": ["create"]}},
-        {"mode": "managed", "type": "aws_sqs_queue", "change": {"actions": ["create"]}},
-        {"mode": "managed", "type": "aws_lb", "change": {"actions": ["update"]}},
-        {"mode": "managed", "type": "aws_ecs_service", "change": {"actions": ["delete", "create"]}},
-        {"mode": "managed", "type": "aws_s3_bucket", "change": {"actions": ["delete"]}},
-        {"mode": "managed", "type": "aws_vpc", "change": {"actions": ["no-op"]}},
-        {"mode": "data", "type": "aws_iam_policy_document", "change": {"actions": ["read"]}},
-    ],
-    "output_changes": {"urls": {"actions": ["update"]}, "vpc_id": {"actions": ["no-op"]}},
-}
+STREAMS = Path(__file__).parent / "fixtures" / "terraform_streams"  # recorded from its main.tf
+
+PLANNED = [  # as the plan's stream gives them (stackops.terraform_stream.PlannedChange)
+    PlannedChange('aws_sqs_queue.this["a"]', "aws_sqs_queue", "create"),
+    PlannedChange('aws_sqs_queue.this["b"]', "aws_sqs_queue", "create"),
+    PlannedChange("aws_lb.this", "aws_lb", "update"),
+    PlannedChange("aws_ecs_service.this", "aws_ecs_service", "replace", "cannot_update"),
+    PlannedChange("aws_s3_bucket.old", "aws_s3_bucket", "delete"),
+    PlannedChange("data.aws_iam_policy_document.this", "aws_iam_policy_document", "read"),
+]
+STREAM_ACTIONS = {("create",): "create", ("update",): "update", ("delete",): "delete", ("no-op",): "noop",
+                  ("delete", "create"): "replace", ("create", "delete"): "replace"}  # fmt: skip
+
+
+def as_planned(change: dict[str, Any]) -> PlannedChange:
+    """A `show -json` resource change as the stream's planned_change gives it."""
+    return PlannedChange(change["address"], change["type"], STREAM_ACTIONS[tuple(change["change"]["actions"])])
 
 
 class FakeTerraform:
@@ -407,28 +415,30 @@ def test_plan_writes_a_file_in_the_workspace(runner: Terraform, fake_tf: FakeTer
     result = runner.plan()
     path = runner.plan_dir / "apply.tfplan"
     assert fake_tf.commands() == [
-        ["plan", "-input=false", "-detailed-exitcode", f"-out={path}", f"-var-file={dev.tfvars_path}"]
+        ["plan", "-json", "-input=false", "-detailed-exitcode", f"-out={path}", f"-var-file={dev.tfvars_path}"]
     ]
     assert fake_tf.calls()[0]["workspace"] == "dev"
     assert (result.path, result.has_changes, result.summary) == (path, False, None)
 
 
-def test_plan_with_changes_is_summarised(
+def test_plan_with_changes_is_summarised_from_its_own_stream(
     runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_TF_PLAN_EXIT", "2")
-    monkeypatch.setenv("FAKE_TF_SHOW", json.dumps(PLAN_JSON))
+    monkeypatch.setenv("FAKE_TF_STREAM", str(STREAMS / "plan-replace.jsonl"))
     result = runner.plan(destroy=True)
     path = runner.plan_dir / "destroy.tfplan"
     assert fake_tf.commands()[0][-1] == "-destroy"
-    assert fake_tf.commands()[0][3] == f"-out={path}"
-    assert fake_tf.commands()[1] == ["show", "-json", str(path)]
+    assert fake_tf.commands()[0][4] == f"-out={path}"
+    result.discard()  # waits for the plan's text to reach the log
+    # No `show -json` for the summary: only `show -no-color`, for the log.
+    assert [c[:2] for c in fake_tf.commands()[1:]] == [["show", "-no-color"]]
     assert result.has_changes
     assert result.summary is not None
-    assert result.summary.rows() == [
-        ("aws_ecs_service", 1, 0, 1), ("aws_lb", 0, 1, 0), ("aws_s3_bucket", 0, 0, 1), ("aws_sqs_queue", 2, 0, 0),
-    ]  # fmt: skip
-    assert result.summary.output_changes == 1
+    assert result.summary.rows() == [("terraform_data", 1, 0, 1)]
+    assert [(c.address, c.action, c.reason) for c in result.planned] == [
+        ("terraform_data.migration", "replace", "cannot_update")
+    ]
 
 
 def test_a_failed_plan_leaves_no_plan_file(
@@ -464,7 +474,7 @@ def test_apply_runs_exactly_the_saved_plan_and_removes_it(
             runner.apply(plan)
     else:
         runner.apply(plan)
-    assert fake_tf.commands()[-1] == ["apply", "-input=false", str(plan.path)]
+    assert fake_tf.commands()[-1] == ["apply", "-json", "-input=false", str(plan.path)]
     assert fake_tf.calls()[-1]["workspace"] == "dev"
     assert not plan.path.exists()
 
@@ -660,10 +670,14 @@ class RecordingStack:
         self.extra = list(extra)
         path = self.folder / f"{len(self.plans)}.tfplan"
         path.write_text("plan")
-        summary = PlanSummary.from_plan_json(PLAN_JSON) if self.has_changes else None
+        summary = PlanSummary.from_changes(PLANNED) if self.has_changes else None
         self.plans.append(PlanResult(path=path, has_changes=self.has_changes, summary=summary,
-                                     resource_changes=list(self.resource_changes)))  # fmt: skip
+                                     resource_changes=list(self.resource_changes),
+                                     planned=[as_planned(c) for c in self.resource_changes]))  # fmt: skip
         return self.plans[-1]
+
+    def plan_details(self, plan: PlanResult) -> list[dict[str, Any]]:
+        return plan.resource_changes
 
     def apply(self, plan: PlanResult) -> None:
         self.calls.append(("apply", plan.path))
@@ -684,6 +698,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Reco
     state: dict[str, RecordingStack] = {}
     monkeypatch.setattr(stack_ops, "require_secrets", lambda env: opened.append(f"secrets {env.name}"))
     monkeypatch.setattr(stack_ops, "require_state_bucket", lambda env: opened.append(f"bucket {env.name}"))
+    monkeypatch.setattr(stack_ops, "read_state", lambda env: {})  # no state yet: no service runs an image
     monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal, like automation
 
     def install(has_changes: bool = True) -> RecordingStack:
@@ -881,12 +896,12 @@ def test_open_environment_runs_the_guard_unless_told_not_to(monkeypatch: pytest.
 
 
 def test_plan_summary_counts_a_replacement_as_an_add_and_a_destroy() -> None:
-    summary = PlanSummary.from_plan_json(PLAN_JSON)
+    summary = PlanSummary.from_changes(PLANNED)
     assert summary.adds == {"aws_sqs_queue": 2, "aws_ecs_service": 1}
     assert summary.changes == {"aws_lb": 1}
     assert summary.destroys == {"aws_ecs_service": 1, "aws_s3_bucket": 1}
     assert not summary.empty
-    assert PlanSummary.from_plan_json({"resource_changes": [PLAN_JSON["resource_changes"][-1]]}).empty
+    assert PlanSummary.from_changes(PLANNED[-1:]).empty  # a data source read changes nothing
 
 
 def test_passthrough_words_keep_their_quotes() -> None:

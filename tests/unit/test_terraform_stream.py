@@ -1,0 +1,204 @@
+"""The renderer of Terraform's `-json` UI, on streams recorded from a real Terraform run
+(fixtures/terraform_streams/: main.tf planned, applied, made to fail in a provisioner, destroyed),
+and the run logs it writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from stackops import run_logs
+from stackops.terraform_stream import PlannedChange, StreamView
+
+STREAMS = Path(__file__).parent / "fixtures" / "terraform_streams"
+
+
+class Log:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def plain_console() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, width=200, force_terminal=False, color_system=None), buffer
+
+
+def render(name: str, **kwargs: object) -> tuple[StreamView, str, Log]:
+    console, buffer = plain_console()
+    log = Log()
+    view = StreamView(console, f"{name} test", log=log, **kwargs)  # type: ignore[arg-type]
+    with view:
+        view.feed_all((STREAMS / f"{name}.jsonl").read_text().splitlines())
+    return view, buffer.getvalue(), log
+
+
+def test_a_plan_is_read_from_its_planned_changes() -> None:
+    view, shown, log = render("plan")
+    assert sorted((c.address, c.action) for c in view.planned) == [
+        ("terraform_data.database", "create"), ("terraform_data.migration", "create"),
+        ("terraform_data.web[0]", "create"), ("terraform_data.web[1]", "create"),
+    ]  # fmt: skip
+    assert view.summary == {"add": 4, "change": 0, "import": 0, "remove": 0, "operation": "plan"}
+    assert view.total == 4
+    assert shown.strip().splitlines()[-1].startswith("plan test: 4 to add, 0 to change, 0 to destroy (")
+    # The log holds Terraform's own words for every message.
+    for line in (STREAMS / "plan.jsonl").read_text().splitlines():
+        assert json.loads(line)["@message"] in log.text
+
+
+def test_a_replacement_counts_two_operations_and_the_refresh_is_seen() -> None:
+    view, shown, _ = render("plan-replace")
+    assert view.refreshed == 4  # the state's four resources were read first
+    assert [(c.address, c.action, c.reason) for c in view.planned] == [
+        ("terraform_data.migration", "replace", "cannot_update")
+    ]
+    assert view.total == 2  # a delete and a create
+    assert "1 to add, 0 to change, 1 to destroy" in shown
+
+
+def test_a_failed_apply_shows_terraforms_diagnostic_in_full() -> None:
+    view, shown, log = render("apply-failed")
+    assert view.errored == 1 and len(view.errors) == 1
+    for text in (
+        "Error: local-exec provisioner error",
+        "with terraform_data.migration,",
+        "on main.tf line 17",
+        "migration failed: relation users does not exist",
+    ):
+        assert text in shown and text in log.text and text in view.error_text()
+    assert "1 failed; 1 error(s)" in shown.strip().splitlines()[-1]
+
+
+def test_a_destroy_counts_what_it_destroyed() -> None:
+    view, shown, _ = render("destroy")
+    assert view.done == view.total == 4
+    assert view.verbs_by_type == {"terraform_data": {"destroyed": 4}}
+    assert "0 added, 0 changed, 4 destroyed" in shown.strip().splitlines()[-1]
+
+
+def test_plain_output_says_what_is_in_flight_at_most_every_ten_seconds() -> None:
+    console, buffer = plain_console()
+    clock = Clock()
+    view = StreamView(console, "apply local", clock=clock)
+
+    def hook(kind: str, address: str, resource_type: str, action: str = "create") -> None:
+        resource = {"addr": address, "resource_type": resource_type}
+        view.handle({"type": kind, "@message": f"{address}: {kind}", "hook": {"resource": resource, "action": action}})
+
+    with view:
+        for address in ("aws_db_instance.this", "aws_vpc.this"):
+            view.handle({"type": "planned_change", "change": {"resource": {"addr": address,
+                         "resource_type": address.split(".")[0]}, "action": "create"}})  # fmt: skip
+        hook("apply_start", "aws_db_instance.this", "aws_db_instance")
+        hook("apply_start", "aws_vpc.this", "aws_vpc")
+        clock.now += 2
+        hook("apply_complete", "aws_vpc.this", "aws_vpc")
+        assert buffer.getvalue() == ""  # nothing yet: less than 10 s since the start
+        clock.now += 45
+        hook("apply_progress", "aws_db_instance.this", "aws_db_instance")
+        line = buffer.getvalue().strip()
+        assert line == (
+            "apply local: 1/2 done (0:47); in flight: aws_db_instance.this — creating 0:47; "
+            "finished: aws_vpc (1 created)"
+        )
+        clock.now += 1
+        hook("apply_progress", "aws_db_instance.this", "aws_db_instance")
+        assert buffer.getvalue().strip() == line  # the next line waits 10 s
+        hook("apply_complete", "aws_db_instance.this", "aws_db_instance")
+    assert buffer.getvalue().strip().splitlines()[-1] == "apply local: 2/2 done (0:48)"
+    assert "\x1b[" not in buffer.getvalue()
+
+
+def test_the_live_view_shows_the_bar_and_the_resources_in_flight() -> None:
+    console = Console(file=io.StringIO(), width=100, force_terminal=True)
+    clock = Clock()
+    view = StreamView(console, "apply local", clock=clock, live=False)
+    view.handle({"type": "planned_change", "change": {"resource": {"addr": "aws_db_instance.this",
+                 "resource_type": "aws_db_instance"}, "action": "create"}})  # fmt: skip
+    view.handle({"type": "apply_start", "hook": {"resource": {"addr": "aws_db_instance.this"}, "action": "create"}})
+    view.handle({"type": "diagnostic", "diagnostic": {"severity": "warning", "summary": "Deprecated Parameter"}})
+    clock.now += 47
+    with console.capture() as captured:
+        console.print(view.renderable())
+    text = captured.get()
+    assert "apply local: 0/1 done (0:47)" in text
+    assert "1 warning(s)" in text
+    assert "aws_db_instance.this — creating 0:47" in text
+    assert "━" in text  # the progress bar
+
+
+def test_expected_warnings_take_one_line_and_others_are_shown_in_full() -> None:
+    console, buffer = plain_console()
+    log = Log()
+    view = StreamView(console, "apply local", log=log, expected=("Resource targeting is in effect",))
+    targeting = {"severity": "warning", "summary": "Resource targeting is in effect", "detail": "You are creating..."}
+    other = {"severity": "warning", "summary": "Deprecated Parameter", "detail": "Use use_lockfile instead."}
+    with view:
+        view.handle({"type": "diagnostic", "diagnostic": targeting})
+        view.handle({"type": "diagnostic", "diagnostic": other})
+    shown = buffer.getvalue()
+    assert "warning (expected): Resource targeting is in effect" in shown and "You are creating" not in shown
+    assert "Warning: Deprecated Parameter" in shown and "Use use_lockfile instead." in shown
+    assert "You are creating" in log.text  # in full in the log
+    assert shown.strip().splitlines()[-1] == "apply local: 1 warning(s) (0:00)"  # the expected one not counted
+
+
+def test_text_that_is_not_json_is_shown_and_logged_as_it_is() -> None:
+    console, buffer = plain_console()
+    log = Log()
+    with StreamView(console, "plan x", log=log) as view:
+        view.feed("panic: something [went] wrong\n")
+    assert "panic: something [went] wrong" in buffer.getvalue()
+    assert "panic: something [went] wrong" in log.text
+
+
+def test_a_data_source_is_not_a_managed_change() -> None:
+    assert not PlannedChange("module.m.data.aws_iam_policy_document.x", "aws_iam_policy_document", "read").managed
+    assert PlannedChange("module.m.aws_s3_bucket.x", "aws_s3_bucket", "replace").operations == 2
+
+
+# -- the logs on disk ----------------------------------------------------------------------------
+
+
+def test_a_commands_log_is_private_named_after_it_and_opened_once(tmp_path: Path) -> None:
+    run_logs.begin("apply")
+    log = run_logs.for_folder(tmp_path / "envs" / "dev")
+    assert run_logs.for_folder(tmp_path / "envs" / "dev") is log
+    log.write("\x1b[1mPlan:\x1b[0m 1 to add\n")
+    assert log.path.parent == tmp_path / "envs" / "dev" / "logs"
+    assert log.path.name.endswith("Z-apply.log")
+    assert stat.S_IMODE(os.stat(log.path).st_mode) == 0o600
+    assert log.path.read_text() == "Plan: 1 to add\n"  # colour codes stripped
+    assert run_logs.opened() == [log.path]
+
+
+def test_old_logs_are_pruned_to_the_newest_twenty(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for day in range(1, 26):
+        (logs / f"202611{day:02d}T000000Z-plan.log").write_text("x")
+    removed = run_logs.prune(logs)
+    assert [p.name[:8] for p in removed] == [f"202611{day:02d}" for day in range(1, 6)]
+    assert len(list(logs.glob("*.log"))) == 20
+
+
+@pytest.fixture(autouse=True)
+def fresh_logs() -> None:
+    run_logs.begin("test")
