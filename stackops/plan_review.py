@@ -192,8 +192,16 @@ def review(plan_json: Mapping[str, Any], plan_text: str, env_name: str) -> PlanR
             counts["import"] += 1
         if entry.get("previous_address"):
             counts["move"] += 1
+    # Terraform reports every refreshed difference in resource_drift (computed attributes too); like
+    # its own "changes made outside of Terraform" section, only those that may affect this plan
+    # (relevant_attributes) are listed. A plan with no relevant_attributes at all lists them all.
+    relevant = {str(r.get("resource")) for r in plan_json.get("relevant_attributes") or []}
     drift = sorted(
-        (Drift(str(d["address"]), tuple(_actions(d))) for d in _managed(plan_json.get("resource_drift"))),
+        (
+            Drift(str(d["address"]), tuple(_actions(d)))
+            for d in _managed(plan_json.get("resource_drift"))
+            if not relevant or d["address"] in relevant
+        ),
         key=lambda d: d.address,
     )
     outputs = []

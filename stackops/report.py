@@ -26,7 +26,8 @@ def print_plan_summary(
     env: Environment, plan: PlanResult, action: str = "apply", console: Console | None = None
 ) -> None:
     """What `plan` would do, counted per resource type (or that there is nothing to do); then
-    what it replaces or destroys, stateful resources first, and what changed outside Terraform."""
+    what it replaces or destroys, stateful resources first. (What changed outside Terraform and
+    may affect the plan is in the plan's text, in the log, and in the review summary.)"""
     console = console or ui.out
     if not plan.has_changes or plan.summary is None:
         console.print(f"[bold]{env.name}[/]: no changes; the infrastructure matches the code.")
@@ -44,8 +45,6 @@ def print_plan_summary(
     for item in plan_review.destructive_planned(plan.changing()):
         mark = "[bold red]stateful[/] " if item.stateful else ""
         console.print(f"  {mark}{item.action}: {escape(item.address)}", soft_wrap=True)
-    for item in plan.drift:
-        console.print(f"  changed outside Terraform ({item.action}): {escape(item.address)}", soft_wrap=True)
 
 
 def write_review(env: Environment, tf: Terraform, plan: PlanResult, fmt: str, out: str | None) -> None:

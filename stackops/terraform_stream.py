@@ -269,10 +269,8 @@ class StreamView:
             self.remaining_by_type[change.type] += change.operations
 
     def _end_refresh(self) -> None:
+        # Terraform refreshes and plans resource by resource: the phases interleave.
         if self.phase == "refresh":
-            self.in_flight = {key: item for key, item in self.in_flight.items() if item.action != "refresh"}
-            if not self.live and self.refreshed:
-                self._print(f"  refreshed {self.refreshed} resource(s) ({_clock(self.clock() - self.started)})")
             self.phase = "plan"
 
     def _type_line(self, kind: str) -> str:
@@ -338,6 +336,8 @@ class StreamView:
                 )
         elif self.done:
             counts.append(f"{self.done}/{self.total} done")
+        if self.refreshed and not self.done:
+            counts.append(f"{self.refreshed} refreshed")
         if self.errored:
             counts.append(f"{self.errored} failed")
         if self.errors:

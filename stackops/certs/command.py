@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stackops import environments, stack, ui
-from stackops.certs.issue import find_environment_for, run
+from stackops.certs.issue import CertResult, find_environment_for, run
 from stackops.environments import Environment
 from stackops.errors import OpsError
 
@@ -21,7 +21,7 @@ def certificate(
     staging: bool = False,
     yes: bool = False,
     attach: bool = True,
-) -> None:
+) -> list[CertResult]:
     """Issue or renew, import into ACM, and apply when the ARN Terraform reads is new (unless
     `attach` is False: `inv up` issues the certificate before the stack's one apply)."""
     results = run(
@@ -31,6 +31,7 @@ def certificate(
     if attach and any(r.parameter_changed for r in results):
         ui.err.print("The certificate ARN is new: applying it to the HTTPS listeners (nothing else)")
         stack.apply_certificate(env, yes=yes)
+    return results
 
 
 def pick_environment(name: str | None, domains: Sequence[str]) -> str:

@@ -78,7 +78,11 @@ def up(*, fresh: bool = False) -> None:
             secrets.result()
             ui.err.print(f"[bold]secrets[/]: synced ({time.monotonic() - started:.1f} s, beside the state backend)")
         step("hosted zone", lambda: create_zone(env), lambda made: "created" if made else "exists")
-        step("certificate", lambda: certificate(env, yes=True, attach=False), lambda _: "ready")
+        step(
+            "certificate",
+            lambda: certificate(env, yes=True, attach=False),
+            lambda results: "; ".join(f"{r.action} {', '.join(r.names)}" for r in results),
+        )
         step("apply", lambda: stack.apply(env, yes=True), lambda applied: "applied" if applied else "no changes")
     print_outputs(stack.outputs(env), only=UP_SUMMARY)
     print_services(env)

@@ -4,8 +4,13 @@ Built once per session by the `local_stack` fixture (the README's own command)."
 
 from __future__ import annotations
 
+import re
+import stat
+from pathlib import Path
+
 import pytest
 
+from stackops.local.aws import client as faults
 from tests.conftest import run_inv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
@@ -97,9 +102,38 @@ def test_second_up_changes_nothing(local_stack):
     """The second plan is empty: any change in it would be applied (`inv up` applies with --yes)."""
     again = run_inv("up")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "Apply complete" not in again.stdout + again.stderr
-    assert "local: no changes" in again.stdout
-    assert "skipped" in again.stdout  # the certificate is still fresh
+    assert "apply: no changes" in again.stderr
+    assert "hosted zone: exists" in again.stderr
+    assert "certificate: skipped" in again.stderr  # the certificate is still fresh
+    assert "local: no changes" in log_of(again).read_text()  # the steps' tables are in the log
+
+
+def log_of(result) -> Path:
+    """The log a command names as its last-but-one line ("full log: PATH")."""
+    paths = re.findall(r"^full log: (\S+)$", result.stderr, flags=re.MULTILINE)
+    assert len(paths) == 1, result.stderr[-2000:]
+    return Path(paths[0])
+
+
+def test_inv_up_says_what_it_did_in_few_plain_lines(local_stack):
+    """Captured (not a terminal): no colour codes, no live view, no cell cut with "…", and
+    short: one line per step, the outputs and the services (5,819 lines before)."""
+    up = local_stack.up
+    text = up.stdout + up.stderr
+    assert "\x1b[" not in text
+    assert "…" not in text
+    assert len(text.splitlines()) < 100, text
+    for step in ("emulated AWS:", "state backend:", "secrets:", "hosted zone: created", "certificate: issued",
+                 "apply: applied"):  # fmt: skip
+        assert step in up.stderr, up.stderr
+    assert "exii-local-concept" in up.stdout  # the services' state
+    # One apply of the stack: the zone alone first, then the saved plan with the HTTPS listeners.
+    log = log_of(up)
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    sections = re.findall(r"^===== \S+ UTC terraform (apply .*)  \((.*)\) =====$", log.read_text(), re.MULTILINE)
+    stack_applies = [command for command, label in sections if label == "local"]
+    assert len(stack_applies) == 2 and "-target=aws_route53_zone.this" in stack_applies[0], sections
+    assert 'module.alb["concept"].aws_lb_listener.https[0] will be created' in log.read_text()
 
 
 def retention(local_stack, group: str) -> int | None:
@@ -107,7 +141,7 @@ def retention(local_stack, group: str) -> int | None:
     return next(g.get("retentionInDays") for g in groups if g["logGroupName"] == group)
 
 
-def test_drift_detects_a_change_behind_terraforms_back(local_stack):
+def test_drift_detects_a_change_behind_terraforms_back(local_stack, emulated_aws):
     # No drift before: the second `inv up`, just before, planned nothing to change.
     group = local_stack.outputs["ecs"]["log_group"]
     planned = retention(local_stack, group)
@@ -116,7 +150,20 @@ def test_drift_detects_a_change_behind_terraforms_back(local_stack):
         drift = run_inv("drift", "--env", "local")
         assert drift.returncode == 2, drift.stdout + drift.stderr
         assert "aws_cloudwatch_log_group" in drift.stdout
+        # The repair fails once (an injected AWS error): Terraform's diagnostic in full, the log named.
+        faults.add_request_fault(emulated_aws.endpoint, "logs", "PutRetentionPolicy", "AccessDeniedException",
+                                 count=1, message="not allowed to set the retention")  # fmt: skip
+        failed = run_inv("apply", "--env", "local", "--yes")
+        assert failed.returncode == 1, failed.stderr[-3000:]
+        shown = failed.stderr
+        assert "Error: " in shown and "AccessDeniedException" in shown and "not allowed to set the retention" in shown
+        assert "with module.ecs.aws_cloudwatch_log_group.this," in shown
+        assert "error: terraform apply failed (exit 1) for local" in shown
+        log = log_of(failed).read_text()
+        assert "Terraform will perform the following actions" in log  # the plan as `terraform show` renders it
+        assert "retention_in_days" in log and "not allowed to set the retention" in log
     finally:
+        faults.clear_request_faults(emulated_aws.endpoint)
         restored = run_inv("apply", "--env", "local", "--yes")
         assert restored.returncode == 0, restored.stderr[-3000:]
     assert planned != 1 and retention(local_stack, group) == planned  # the apply put the code's value back
@@ -144,3 +191,27 @@ def test_a_resource_missing_from_the_state_is_named_with_the_command_that_adopts
     assert adopted.returncode == 0, adopted.stderr[-2000:]
     shown = run_inv("tf", "--env", "local", "--", "state", "show", address)  # in the state again
     assert shown.returncode == 0 and "/exii/local/api-url" in shown.stdout, shown.stderr[-2000:]
+
+
+def test_a_plan_replacing_the_database_needs_its_name_or_allow_replace(local_stack):
+    address = "module.database.aws_db_instance.this"
+    tainted = run_inv("tf", "--env", "local", "--yes", "--", "taint", address)
+    assert tainted.returncode == 0, tainted.stderr[-2000:]
+    try:
+        refused = run_inv("apply", "--env", "local", "--yes")
+        assert refused.returncode == 2, refused.stderr[-3000:]
+        message = " ".join(refused.stderr.split())
+        assert "needs its name typed; --yes alone is not enough" in message
+        assert f"{address} (replace)" in message and f"--allow-replace {address}" in message
+        assert f"stateful replace: {address}" in refused.stdout  # listed apart in the summary
+        # Named, the plan needs the confirmation any change of local needs, no more: here, without
+        # --yes and with no terminal, that is refused before anything is applied (the unit tests
+        # apply it with --yes: tests/unit/test_workflow.py).
+        named = run_inv("apply", "--env", "local", "--allow-replace", address)
+        assert named.returncode == 2, named.stderr[-3000:]
+        assert "apply on local needs confirmation; run it in a terminal or pass --yes" in named.stderr
+        assert "needs its name typed" not in named.stderr
+    finally:
+        untainted = run_inv("tf", "--env", "local", "--yes", "--", "untaint", address)
+        assert untainted.returncode == 0, untainted.stderr[-2000:]
+    assert local_stack.client("rds").describe_db_instances()["DBInstances"][0]["DBInstanceStatus"] == "available"

@@ -743,6 +743,47 @@ def test_nothing_to_change_asks_nothing(stack: Callable[..., RecordingStack]) ->
     assert not tf.plans[0].path.exists()
 
 
+DATABASE = "module.database.aws_db_instance.this"
+
+
+def test_replacing_the_database_needs_the_name_even_with_yes(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    tf.resource_changes = [planned(DATABASE, "aws_db_instance", "delete", "create")]
+    with pytest.raises(Refused) as info:
+        stack_ops.apply(environments.load("dev"), yes=True, ask=never_asked)
+    message = str(info.value)
+    assert "needs its name typed; --yes alone is not enough" in message
+    assert f"{DATABASE} (replace)" in message and f"--allow-replace {DATABASE}" in message
+    assert tf.calls == [("plan", False)] and not tf.plans[0].path.exists()
+    # Typed, it goes ahead; named with --allow-replace, --yes is enough again.
+    assert stack_ops.apply(environments.load("dev"), typed="dev", ask=never_asked) is True
+    assert stack_ops.apply(environments.load("dev"), yes=True, allow_replace=[DATABASE], ask=never_asked) is True
+    assert [call[0] for call in tf.calls] == ["plan", "plan", "apply", "plan", "apply"]
+
+
+def test_allow_replace_names_each_address_and_other_replacements_need_nothing(
+    stack: Callable[..., RecordingStack],
+) -> None:
+    tf = stack()
+    tf.resource_changes = [
+        planned(DATABASE, "aws_db_instance", "delete", "create"),
+        planned('module.bucket["input"].aws_s3_bucket.this', "aws_s3_bucket", "delete"),
+        planned("aws_ecs_task_definition.migrate", "aws_ecs_task_definition", "delete", "create"),
+    ]
+    with pytest.raises(Refused, match=r"aws_s3_bucket\.this \(destroy\)") as info:
+        stack_ops.apply(environments.load("dev"), yes=True, allow_replace=[DATABASE], ask=never_asked)
+    assert DATABASE not in str(info.value)  # allowed; the bucket is not
+    tf.resource_changes = [planned("aws_ecs_task_definition.migrate", "aws_ecs_task_definition", "delete", "create")]
+    assert stack_ops.apply(environments.load("dev"), yes=True, ask=never_asked) is True  # not stateful
+
+
+def test_destroy_keeps_its_own_rules(stack: Callable[..., RecordingStack]) -> None:
+    tf = stack()
+    tf.resource_changes = [planned(DATABASE, "aws_db_instance", "delete")]
+    assert stack_ops.apply(environments.load("dev"), yes=True, destroy=True, ask=never_asked) is True
+    assert tf.calls[-1][0] == "apply"
+
+
 def test_unconfirmed_changes_are_not_applied(stack: Callable[..., RecordingStack]) -> None:
     tf = stack()
     with pytest.raises(Refused, match="apply on dev needs confirmation"):
