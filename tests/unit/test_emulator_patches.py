@@ -17,11 +17,14 @@ from stackops.local.aws import autoscaling, ec2, policies
 @pytest.fixture
 def patched(monkeypatch):
     from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
-    from moto.ec2.models.security_groups import SecurityGroupRule
+    from moto.ec2.models.security_groups import SecurityGroupBackend, SecurityGroupRule
     from moto.iam.access_control import IAMPolicyStatement
     from moto.s3.models import FakeBucket
 
     monkeypatch.setattr(SecurityGroupRule, "description", SecurityGroupRule.__dict__["description"])
+    monkeypatch.setattr(
+        SecurityGroupBackend, "modify_security_group_rules", SecurityGroupBackend.modify_security_group_rules
+    )
     for owner, name in [
         (IAMPolicyStatement, "is_action_permitted"),
         (ApplicationAutoScalingResponse, "register_scalable_target"),
@@ -40,6 +43,23 @@ def patched(monkeypatch):
     autoscaling.install()
 
 
+def _described(client, group: str) -> dict[str, dict[str, str | None]]:
+    """Each ingress rule's description by source (group id or CIDR), as both APIs answer it."""
+    rules = client.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+    by_rule = {
+        r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("CidrIpv4"): r.get("Description")
+        for r in rules["SecurityGroupRules"]
+        if not r["IsEgress"]
+    }
+    by_group: dict[str, str | None] = {}
+    for permission in client.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]:
+        for pair in permission.get("UserIdGroupPairs", []):
+            by_group[pair["GroupId"]] = pair.get("Description")
+        for cidr in permission.get("IpRanges", []):
+            by_group[cidr["CidrIp"]] = cidr.get("Description")
+    return {"DescribeSecurityGroupRules": by_rule, "DescribeSecurityGroups": by_group}
+
+
 @mock_aws
 def test_a_rule_referencing_a_group_keeps_its_description(patched):
     client = boto3.client("ec2", region_name="eu-west-2")
@@ -48,7 +68,8 @@ def test_a_rule_referencing_a_group_keeps_its_description(patched):
     group = client.create_security_group(GroupName="svc", Description="svc", VpcId=vpc)["GroupId"]
     pair = {"GroupId": source, "Description": "from the load balancer"}
     rule = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [pair]}
-    client.authorize_security_group_ingress(GroupId=group, IpPermissions=[rule])
+    added = client.authorize_security_group_ingress(GroupId=group, IpPermissions=[rule])["SecurityGroupRules"]
+    assert [r.get("Description") for r in added] == ["from the load balancer"]
     cidr = {
         "IpProtocol": "tcp",
         "FromPort": 443,
@@ -56,15 +77,17 @@ def test_a_rule_referencing_a_group_keeps_its_description(patched):
         "IpRanges": [{"CidrIp": "10.0.0.0/16", "Description": "vpc"}],
     }
     client.authorize_security_group_ingress(GroupId=group, IpPermissions=[cidr])
-    rules = client.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])[
-        "SecurityGroupRules"
-    ]
-    described = {
-        r.get("ReferencedGroupInfo", {}).get("GroupId") or r.get("CidrIpv4"): r.get("Description")
-        for r in rules
-        if not r["IsEgress"]
-    }
-    assert described == {source: "from the load balancer", "10.0.0.0/16": "vpc"}
+    expected = {source: "from the load balancer", "10.0.0.0/16": "vpc"}
+    assert _described(client, group) == {"DescribeSecurityGroupRules": expected, "DescribeSecurityGroups": expected}
+
+    # The provider changes a rule's description in place (ModifySecurityGroupRules): both APIs answer the new one.
+    changed = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "ReferencedGroupId": source, "Description": "new"}
+    client.modify_security_group_rules(
+        GroupId=group, SecurityGroupRules=[{"SecurityGroupRuleId": added[0]["SecurityGroupRuleId"],
+                                            "SecurityGroupRule": changed}],
+    )  # fmt: skip
+    expected = {source: "new", "10.0.0.0/16": "vpc"}
+    assert _described(client, group) == {"DescribeSecurityGroupRules": expected, "DescribeSecurityGroups": expected}
 
 
 def test_a_condition_on_a_key_the_request_lacks_does_not_apply(patched):
