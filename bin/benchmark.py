@@ -137,7 +137,7 @@ def soak(runs: int) -> int:
             started = time.monotonic()
             up = subprocess.run([*inv, "up"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
             up_seconds = time.monotonic() - started
-            destroy = subprocess.run([*inv, "destroy", "--env", "local", "--yes"], cwd=ROOT, env=env,
+            destroy = subprocess.run([*inv, "destroy", "--env", "local", "--confirm", "local"], cwd=ROOT, env=env,
                                      capture_output=True, text=True, check=False)  # fmt: skip
             log = state / "local" / "moto.log"
             trace = log.read_text(errors="replace").splitlines() if log.exists() else []

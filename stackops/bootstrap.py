@@ -256,7 +256,11 @@ def bootstrap(env: Environment, *, yes: bool = False, ask: Any = input) -> None:
     plan = tf.plan()
     print_plan_summary(env, plan, "bootstrap")
     if not plan.has_changes:
-        plan.path.unlink(missing_ok=True)
+        plan.discard()
         return
-    confirm(env, "bootstrap the state backend of", yes=yes, ask=ask)
+    try:
+        confirm(env, "bootstrap the state backend of", yes=yes, ask=ask)
+    except BaseException:
+        plan.discard()
+        raise
     tf.apply(plan)

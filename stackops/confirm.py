@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from stackops.environments import Environment
 from stackops.errors import Refused
+from stackops.ui import err
 
 # On prod these need the name typed, never --yes alone: a destroy, and applying a saved plan
 # (`inv tf -- apply PLANFILE`), which may be a destroy plan made by `inv tf -- plan -destroy`.
@@ -54,6 +55,8 @@ def confirm(
             f"refused: {action} on {env.name} needs confirmation; run it in a terminal or pass {way}{because}"
         )
     expected = env.name if needs_name else "yes"
+    if name_needed_because:
+        err.print(f"The name is needed: {name_needed_because}", soft_wrap=True, markup=False)
     answer = ask(f"{action} {env.name}? Type {expected!r} to go on: ").strip()
     if answer != expected:
         raise Refused(f"refused: confirmation {answer!r} is not {expected!r}; nothing was changed")

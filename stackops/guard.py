@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from stackops.environments import Environment
 from stackops.errors import OpsError, Refused, aws_error_message
+from stackops.parallel import together
 
 
 def caller_account(session: Any, credentials: str, profile: str | None = None) -> str:
@@ -40,10 +42,17 @@ def declared_accounts(env: Environment, *, environment: bool = True, master: boo
 def check_accounts(env: Environment, *, environment: bool = True, master: bool = True) -> None:
     """Refuse (exit 2) unless the environment's credentials, and the state account's, are in their
     declared accounts (profiles or not: the caller's account is what is compared)."""
-    for is_master, expected in declared_accounts(env, environment=environment, master=master):
-        credentials = env.credentials_label(master=is_master)
+    pairs = declared_accounts(env, environment=environment, master=master)
+
+    def caller(is_master: bool) -> Callable[[], str]:
         profile = env.master_profile if is_master else env.profile
-        actual = caller_account(env.session(master=is_master), credentials, profile)
+        return lambda: caller_account(env.session(master=is_master), env.credentials_label(master=is_master), profile)
+
+    # Both accounts asked at once (two STS round trips in the time of one); the environment's
+    # failure, if both fail, is the one reported, as when they were asked in turn.
+    actuals = together(*(caller(is_master) for is_master, _ in pairs))
+    for (is_master, expected), actual in zip(pairs, actuals, strict=True):
+        credentials = env.credentials_label(master=is_master)
         if actual != expected:
             role = "state (master)" if is_master else env.name
             raise Refused(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,12 +58,17 @@ def write_review(env: Environment, tf: Terraform, plan: PlanResult, fmt: str, ou
         print(body)
         return
     path = Path(out)
+    partial: str | None = None
     try:
-        # Written whole then renamed: a reader (a CI step posting the comment) never sees half of it.
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(body.rstrip("\n") + "\n")
+        # Written whole to a new private file beside it, then renamed: a reader (a CI step posting
+        # the comment) never sees half of it, and no planted file or link is written through.
+        descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(body.rstrip("\n") + "\n")
         os.replace(partial, path)
     except OSError as exc:
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
         raise OpsError(f"cannot write the plan summary to {out}: {exc.strerror or exc}") from None
     ui.err.print(f"plan summary ({fmt}) written to {path}", soft_wrap=True)
 

@@ -27,8 +27,14 @@ class RunLog:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def write(self, text: str) -> None:
-        with self._lock, self.path.open("a", encoding="utf-8") as log:
-            log.write(_ANSI.sub("", text))
+        # Opened with its mode each time: a log another command pruned meanwhile comes back 0600 too.
+        data = _ANSI.sub("", text).encode("utf-8", errors="replace")
+        with self._lock:
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(descriptor, data)
+            finally:
+                os.close(descriptor)
 
     def flush(self) -> None:
         """Each write is flushed already (a file-like object for rich's Console)."""
@@ -72,7 +78,7 @@ def for_folder(folder: Path) -> RunLog:
 
 def prune(logs: Path, keep: int = KEEP) -> list[Path]:
     """Delete all but the newest `keep` logs (their names start with the UTC time); return the deleted."""
-    found = sorted(logs.glob("*.log"), key=lambda p: (p.name[:16], p.stat().st_mtime))
+    found = sorted(logs.glob("*.log"), key=lambda p: p.name)  # named by their UTC time first
     removed = found[:-keep] if len(found) > keep else []
     for path in removed:
         path.unlink(missing_ok=True)

@@ -94,6 +94,12 @@ def current_outputs(env: Environment, tf: Terraform) -> dict[str, Any]:
     return outputs_of(state) if state is not None else tf.outputs()
 
 
+def current_state(env: Environment, tf: Terraform) -> dict[str, Any]:
+    """The state as it is: straight from the state object, else `terraform state pull`."""
+    state = read_state(env)
+    return state if state is not None else tf.state()
+
+
 def plan_inputs(env: Environment, tf: Terraform, outputs: dict[str, Any] | None = None) -> PlanInputs:
     """Read from ECS the image each service runs (root variable running_images), so a revision
     Terraform registers keeps the image the pipelines deployed; empty before the first apply."""
@@ -136,22 +142,38 @@ def plan(env: Environment, *, destroy: bool = False, review: str | None = None, 
         raise OpsError(f"--format takes {' or '.join(REVIEW_FORMATS)}, not {review!r}")
     tf, inputs = prepare(env, destroy=destroy)
     result = tf.plan(destroy=destroy, extra=inputs.args)
-    # With the review on stdout, the table goes to stderr: stdout is then the review alone.
-    print_plan_summary(env, result, "destroy" if destroy else "plan", console=ui.err if review and not out else None)
-    if review is not None:
-        write_review(env, tf, result, review, out)
+    try:
+        # With the review on stdout, the table goes to stderr: stdout is then the review alone.
+        console = ui.err if review and not out else None
+        print_plan_summary(env, result, "destroy" if destroy else "plan", console=console)
+        if review is not None:
+            write_review(env, tf, result, review, out)
+    except BaseException:
+        result.discard()  # a saved plan holds every value in plain text: never left behind
+        raise
     return result
 
 
-def refused_replacements(env: Environment, plan: PlanResult, allowed: Sequence[str]) -> str:
+def refused_replacements(env: Environment, plan: PlanResult, allowed: Sequence[str], *, destroy: bool = False) -> str:
     """Why the plan needs the environment's name typed, or "": it replaces or destroys a stateful
-    resource (the database, a bucket, the hosted zone...) that --allow-replace does not name."""
+    resource (the database, a bucket, the hosted zone...) that --allow-replace does not name (a
+    destroy names none: its name is typed, or nothing goes)."""
     unnamed = [d for d in destructive_planned(plan.changing()) if d.stateful and d.address not in allowed]
     if not unnamed:
         return ""
-    listing = ", ".join(f"{d.address} ({d.action})" for d in unnamed)
+    listing = ", ".join(f"{d.address} ({d.action})" for d in unnamed[:SHOWN_STATEFUL])
+    if len(unnamed) > SHOWN_STATEFUL:
+        listing += f" and {len(unnamed) - SHOWN_STATEFUL} more"
+    if destroy:
+        return f"the destroy deletes {len(unnamed)} stateful resource(s): {listing}"
     allow = " ".join(f"--allow-replace {shlex.quote(d.address)}" for d in unnamed)
-    return f"the plan replaces or destroys stateful resources: {listing}; to allow them with --yes: {allow}"
+    return (
+        f"the plan replaces or destroys stateful resources: {listing}; to allow exactly them with --yes: "
+        f"inv apply --env {env.name} --yes {allow}"
+    )
+
+
+SHOWN_STATEFUL = 6
 
 
 def apply(
@@ -168,11 +190,10 @@ def apply(
     """Plan, show the summary, confirm, then apply exactly that saved plan. Returns True if applied.
 
     A plan that replaces or destroys a stateful resource needs the environment's name typed, even
-    with --yes, unless --allow-replace names each such address (`inv destroy` is a destroy:
-    its own rules apply). When the apply registered a new task definition revision for an
-    existing service, the service is rolled onto it and the rollout judged as `inv refresh`
-    judges it (OpsError naming the service if it fails); with rollout=False it is left for
-    `inv refresh`.
+    with --yes, unless --allow-replace names each such address (a destroy's: always). When the
+    apply registered a new task definition revision for an existing service, the service is
+    rolled onto it and the rollout judged as `inv refresh` judges it (OpsError naming the service
+    if it fails); with rollout=False it is left for `inv refresh`.
     """
     terraform_binary()
     action = "destroy" if destroy else "apply"
@@ -193,7 +214,7 @@ def apply(
         if changes and inputs.layout is not None:
             with aws_errors("look for revisions not released yet"):
                 refuse_to_shadow_unreleased(env.session().client("ecs"), inputs.layout, changes)
-        because = "" if destroy else refused_replacements(env, result, allow_replace)
+        because = refused_replacements(env, result, allow_replace, destroy=destroy)
         confirm(env, action, yes=yes, typed=typed, ask=ask, name_needed_because=because)
     except BaseException:
         result.discard()
@@ -214,7 +235,7 @@ def apply(
                 f" (--no-rollout): inv refresh --env {env.name} --service {change.service} rolls it out"
             )
     elif changes:
-        layout = EcsLayout.from_state(tf.state(), env=env.name)
+        layout = EcsLayout.from_state(current_state(env, tf), env=env.name)
         results = roll_out(env.session(), layout, changes, inputs.images, timeout=timeout)
         print_results(results)
         raise_on_failure(results)
@@ -274,8 +295,7 @@ def drift(env: Environment) -> int:
 
 
 def outputs(env: Environment) -> dict[str, Any]:
-    tf = stack(env)
-    values = tf.outputs()
+    values = current_outputs(env, stack(env))
     if not values:
         raise OpsError(f"{env.name} has no outputs yet: run inv apply --env {env.name} first")
     return values
@@ -341,4 +361,4 @@ def passthrough(
 def ecs_layout(env: Environment) -> EcsLayout:
     """The services, task definition families and cluster Terraform created (its `ecs` output),
     and the revision its state tracks per family; one read of the state."""
-    return EcsLayout.from_state(stack(env).state(), env=env.name)
+    return EcsLayout.from_state(current_state(env, stack(env)), env=env.name)

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -277,8 +278,7 @@ class Terraform:
                 pump.start()
                 if on_line is not None:
                     assert process.stdout is not None
-                    for line in process.stdout:
-                        on_line(line)
+                    _consume(process, on_line)
                 process.wait()
                 pump.join()
                 out, stderr = "", "".join(kept)
@@ -401,8 +401,12 @@ class Terraform:
             path.unlink(missing_ok=True)
             raise OpsError(f"terraform plan failed for {self.label} (see the error above)")
         plan = PlanResult(path=path, has_changes=code == 2, planned=view.planned, drift=view.drift)
+        if plan.has_changes and ui.verbose():
+            # Terraform's own output was streamed, not its messages: what the plan does comes from
+            # `show -json` instead (the refusals and rollouts judge the plan by it).
+            plan.planned = [PlannedChange.from_resource_change(c) for c in self.plan_details(plan)]
         if plan.has_changes and summarize:
-            plan.summary = PlanSummary.from_changes(view.planned)
+            plan.summary = PlanSummary.from_changes(plan.planned)
             plan.shown = threading.Thread(target=self._log_plan_text, args=(path,), daemon=True)
             plan.shown.start()
         return plan
@@ -413,8 +417,10 @@ class Terraform:
             text = self.show_text(path)
         except (OSError, OpsError) as exc:  # the log is a record; a failure here must not fail the run
             text = f"(terraform show of the plan failed: {exc})\n"
-        log.section(f"terraform show {path.name}  ({self.label})")
-        log.write(text)
+        # One write: the text stays whole even when an apply's events are being logged meanwhile.
+        stamp = time.strftime("%H:%M:%S", time.gmtime())
+        log.write(f"\n===== {stamp} UTC terraform show {path.name}  ({self.label}) =====\n{text}"
+                  f"\n===== end of the plan's text (events of a run going on meanwhile follow) =====\n")  # fmt: skip
 
     def show_text(self, path: Path) -> str:
         """The saved plan as `terraform show` renders it (sensitive values shown as such), no colour."""
@@ -455,7 +461,27 @@ class Terraform:
         return [line for line in result.stdout.splitlines() if line.strip()]
 
 
+def _consume(process: subprocess.Popen[str], on_line: Callable[[str], None]) -> None:
+    """Give each stdout line to `on_line`. If showing one fails (a closed pipe, say), Terraform is
+    stopped as Ctrl-C stops it (once, so it saves the state and releases the lock), the rest of
+    its output read and dropped so it can finish, and the error raised once it has."""
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            on_line(line)
+    except BaseException:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        for _ in process.stdout:
+            pass
+        process.wait()
+        raise
+
+
 def _pump(stream: Any, kept: list[str], echo: bool) -> None:
+    # Ctrl-C and SIGTERM go to the main thread, whose blocking read they interrupt so that its
+    # handler forwards them at once (the kernel may hand a process's signal to any thread).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     for line in stream:
         kept.append(line)
         if echo:
@@ -463,11 +489,11 @@ def _pump(stream: Any, kept: list[str], echo: bool) -> None:
 
 
 def _echo(log: run_logs.RunLog) -> Callable[[str], None]:
-    """--verbose: Terraform's own output to the terminal, and to the log."""
+    """--verbose: Terraform's own output to stderr (stdout may carry a review summary), and to the log."""
 
     def echo(line: str) -> None:
-        sys.stdout.write(line)
-        sys.stdout.flush()
+        sys.stderr.write(line)
+        sys.stderr.flush()
         log.write(line)
 
     return echo

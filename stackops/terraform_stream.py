@@ -19,6 +19,7 @@ of a saved plan repeats the plan's `planned_change` messages first, so its total
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -41,6 +42,12 @@ VERBS = {
 DONE = {"create": "created", "update": "changed", "delete": "destroyed", "read": "read", "noop": "checked"}
 # planned_change's actions that change a resource (move, import and remove change only the state).
 CHANGING = ("create", "update", "replace", "delete")
+# `terraform show -json` actions -> planned_change's action.
+SHOWN_ACTIONS = {
+    ("create",): "create", ("update",): "update", ("delete",): "delete", ("read",): "read", ("no-op",): "noop",
+    ("delete", "create"): "replace", ("create", "delete"): "replace", ("forget",): "remove",
+}  # fmt: skip
+_DATA_SOURCE = re.compile(r'^(module\.[^.\[]+(\["[^"]*"\]|\[\d+\])?\.)*data\.')
 
 
 class LogSink(Protocol):
@@ -67,10 +74,20 @@ class PlannedChange:
             reason=str(change.get("reason", "") or ""),
         )
 
+    @classmethod
+    def from_resource_change(cls, change: Mapping[str, Any]) -> PlannedChange:
+        """A `terraform show -json` resource change, as its plan's stream would have given it."""
+        actions = list(change.get("change", {}).get("actions", []))
+        action = SHOWN_ACTIONS.get(tuple(actions), "+".join(actions))
+        address = str(change.get("address", ""))  # a data source's says so: `module.m.data.x.y`
+        reason = str(change.get("action_reason", "") or "").lower().removeprefix("replace_because_")
+        return cls(address=address, type=str(change.get("type", "")), action=action, reason=reason)
+
     @property
     def managed(self) -> bool:
-        """A managed resource, not a data source (`data.x.y` or `module.m.data.x.y`)."""
-        return not (self.address.startswith("data.") or ".data." in self.address)
+        """A managed resource, not a data source (`data.x.y`, `module.m["k"].data.x.y`; a module
+        may itself be called `data`: `module.data.aws_db_instance.x` is managed)."""
+        return not _DATA_SOURCE.match(self.address)
 
     @property
     def operations(self) -> int:
@@ -217,6 +234,9 @@ class StreamView:
             self._print(f"[{style}]{escape(full)}[/]")
             return
         self._write_log(text)
+        if kind == "log":  # Terraform speaking for itself: "Interrupt received...", "Stopping operation..."
+            self._print(f"[yellow]{escape(text.strip())}[/]")
+            return
         hook = message.get("hook", {})
         address = str(hook.get("resource", {}).get("addr", ""))
         now = self.clock()

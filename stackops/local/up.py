@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -31,7 +30,9 @@ from stackops.cli import open_environment
 from stackops.ecs.layout import EcsLayout
 from stackops.environments import Environment
 from stackops.local import emulator
+from stackops.parallel import worker_pool
 from stackops.report import print_outputs
+from stackops.state_object import read_state
 from stackops.ui import Table
 
 LOCAL = "local"
@@ -55,12 +56,13 @@ def step(name: str, action: Callable[[], T], done: Callable[[T], str] = lambda _
 def tables_to_log(env: Environment) -> Iterator[None]:
     """The steps' tables (stdout) go to the run's log; progress and errors stay on the screen."""
     log = run_logs.for_folder(env.state_dir)
-    saved = ui.out.file
+    # rich's Console follows sys.stdout while its _file is None: that is what is put back.
+    saved = ui.out._file
     ui.out.file = log  # type: ignore[assignment]  # a writer with write() and flush()
     try:
         yield
     finally:
-        ui.out.file = saved
+        ui.out._file = saved
 
 
 def up(*, fresh: bool = False) -> None:
@@ -71,7 +73,7 @@ def up(*, fresh: bool = False) -> None:
     step("emulated AWS", emulator.reset if fresh else emulator.start, lambda s: s.endpoint)
     env = open_environment(LOCAL)
     with tables_to_log(env):
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with worker_pool(1) as pool:
             started = time.monotonic()
             secrets = pool.submit(sync_secrets, env)  # AWS calls only: beside Terraform's bootstrap
             step("state backend", lambda: bootstrap(env, yes=True), lambda _: env.state_bucket)
@@ -84,8 +86,9 @@ def up(*, fresh: bool = False) -> None:
             lambda results: "; ".join(f"{r.action} {', '.join(r.names)}" for r in results),
         )
         step("apply", lambda: stack.apply(env, yes=True), lambda applied: "applied" if applied else "no changes")
-    print_outputs(stack.outputs(env), only=UP_SUMMARY)
-    print_services(env)
+    outputs = stack.current_outputs(env, stack.stack(env, bucket_checked=True))
+    print_outputs(outputs, only=UP_SUMMARY)
+    print_services(env, outputs)
     ui.out.print("All outputs: inv output --env local; the steps' details: the log below")
 
 
@@ -94,15 +97,17 @@ def create_zone(env: Environment) -> bool:
     stack's one apply. Targeted applies are for exceptions (Terraform warns): this one adds a
     single resource with no dependencies, on the embedded AWS only, and the full apply follows."""
     tf = stack.stack(env)
-    if ZONE in tf.state_resources():
+    state = read_state(env)
+    addresses = {f"{r.get('type')}.{r.get('name')}" for r in (state or {}).get("resources", []) if "module" not in r}
+    if ZONE in (addresses if state is not None else tf.state_resources()):
         return False
     tf.stream("apply", "-input=false", "-auto-approve", f"-target={ZONE}", *tf.var_args(), expected=TARGETING_WARNINGS)
     return True
 
 
-def print_services(env: Environment) -> None:
+def print_services(env: Environment, outputs: dict[str, Any]) -> None:
     """Each service's desired and running tasks, revision and rollout state, as ECS reports them."""
-    layout = EcsLayout.from_output(stack.outputs(env), env=env.name)
+    layout = EcsLayout.from_output(outputs, env=env.name)
     ecs = env.session().client("ecs")
     described: list[dict[str, Any]] = ecs.describe_services(
         cluster=layout.cluster, services=[ref.name for ref in layout.services.values()]

@@ -80,7 +80,7 @@ def local_stack(emulated_aws) -> Iterator[LocalStack]:
     )
     yield stack
     # Terratest's `defer terraform.Destroy`, with its assertions: everything goes but the state backend.
-    destroyed = run_inv("destroy", "--env", "local", "--yes", timeout=900)
+    destroyed = run_inv("destroy", "--env", "local", "--confirm", "local", timeout=900)
     assert destroyed.returncode == 0, f"inv destroy failed:\n{destroyed.stderr[-4000:]}"
     assert_only_state_backend_left(stack)
 

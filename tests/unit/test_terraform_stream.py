@@ -171,6 +171,9 @@ def test_text_that_is_not_json_is_shown_and_logged_as_it_is() -> None:
 
 def test_a_data_source_is_not_a_managed_change() -> None:
     assert not PlannedChange("module.m.data.aws_iam_policy_document.x", "aws_iam_policy_document", "read").managed
+    assert not PlannedChange('module.m["a.data.b"].data.aws_caller_identity.x', "aws_caller_identity", "read").managed
+    assert PlannedChange("module.data.aws_db_instance.this", "aws_db_instance", "replace").managed  # a module "data"
+    assert PlannedChange('module.m["a.data.b"].aws_s3_bucket.x', "aws_s3_bucket", "delete").managed
     assert PlannedChange("module.m.aws_s3_bucket.x", "aws_s3_bucket", "replace").operations == 2
 
 
@@ -202,3 +205,38 @@ def test_old_logs_are_pruned_to_the_newest_twenty(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def fresh_logs() -> None:
     run_logs.begin("test")
+
+
+# -- colour and width ----------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_color_is_honoured_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackops import ui
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    stream = Terminal()
+    console = ui._console(stream, stderr=False)
+    console.file = stream
+    console.print("[red]failed[/]")
+    assert "failed" in stream.getvalue() and "\x1b[31m" not in stream.getvalue()
+
+
+def test_plain_output_is_wide_and_cells_are_never_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackops import ui
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    stream = io.StringIO()
+    console = ui._console(stream, stderr=False)
+    console.file = stream
+    assert console.width == ui.PLAIN_WIDTH
+    table = ui.Table()
+    table.add_column("secret")
+    table.add_row("shopify-api-secret-key-" + "x" * 300)
+    console.print(table)
+    assert "…" not in stream.getvalue() and "\x1b[" not in stream.getvalue()
+    assert "".join(line.strip("│ ") for line in stream.getvalue().splitlines()).count("x") == 300

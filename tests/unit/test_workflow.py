@@ -213,6 +213,8 @@ if os.environ.get("FAKE_TF_WAIT"):
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     open(os.environ["FAKE_TF_WAIT"], "w").close()
+    if os.environ.get("FAKE_TF_STREAM"):
+        print(json.dumps({{"type": "version", "@message": "Terraform 1.11.4"}}), flush=True)
     time.sleep(30)
     sys.exit(0)
 if command == "init" and os.environ.get("FAKE_TF_INIT_LOCK"):
@@ -224,7 +226,12 @@ if command == "plan":
     out = next(a.split("=", 1)[1] for a in args if a.startswith("-out="))
     open(out, "w").write("plan")
     if os.environ.get("FAKE_TF_LOCKED"):
-        sys.stderr.write("Error: Error acquiring the state lock\\nLock Info:\\n  ID: 1234\\n")
+        if "-json" in args:  # as Terraform reports it with its machine-readable UI: on stdout
+            print(json.dumps({{"type": "diagnostic", "@message": "Error: Error acquiring the state lock",
+                              "diagnostic": {{"severity": "error", "summary": "Error acquiring the state lock",
+                                             "detail": "Lock Info:\\n  ID: 1234"}}}}))
+        else:
+            sys.stderr.write("Error: Error acquiring the state lock\\nLock Info:\\n  ID: 1234\\n")
         sys.exit(1)
     sys.exit(int(os.environ.get("FAKE_TF_PLAN_EXIT", "0")))
 if command == "show":
@@ -421,6 +428,27 @@ def test_plan_writes_a_file_in_the_workspace(runner: Terraform, fake_tf: FakeTer
     assert (result.path, result.has_changes, result.summary) == (path, False, None)
 
 
+def test_verbose_streams_terraforms_own_output_without_colour_when_not_a_terminal(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STACK_VERBOSE", "1")
+    monkeypatch.setenv("FAKE_TF_PLAN_EXIT", "2")
+    monkeypatch.setenv("FAKE_TF_SHOW", json.dumps({"resource_changes": [
+        planned(DATABASE, "aws_db_instance", "delete", "create"),
+        {**planned("data.aws_iam_policy_document.x", "aws_iam_policy_document", "read"), "mode": "data"},
+    ]}))  # fmt: skip
+    result = runner.plan()
+    result.discard()
+    command = fake_tf.commands()[0]
+    assert command[:2] == ["plan", "-no-color"] and "-json" not in command
+    # What the plan does is still known (from show -json): the refusals and rollouts judge it.
+    assert [(c.address, c.action, c.managed) for c in result.planned] == [
+        (DATABASE, "replace", True),
+        ("data.aws_iam_policy_document.x", "read", False),
+    ]
+    assert result.summary is not None and result.summary.rows() == [("aws_db_instance", 1, 0, 1)]
+
+
 def test_plan_with_changes_is_summarised_from_its_own_stream(
     runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -479,10 +507,12 @@ def test_apply_runs_exactly_the_saved_plan_and_removes_it(
     assert not plan.path.exists()
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "stream"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_reaches_terraform_as_one_interrupt(
-    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, signum: int
-) -> None:
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, signum: int,
+    streamed: bool,
+) -> None:  # fmt: skip
     ready = tmp_path / "ready"
     monkeypatch.setenv("FAKE_TF_WAIT", str(ready))
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -500,13 +530,35 @@ def test_a_signal_reaches_terraform_as_one_interrupt(
     sender.start()
     started = time.monotonic()
     with pytest.raises(OpsError) as info:
-        runner.run("apply", "-input=false", "plan.tfplan")
+        if streamed:  # with -json, through the progress view
+            runner.stream("apply", "-input=false", "plan.tfplan")
+        else:
+            runner.run("apply", "-input=false", "plan.tfplan")
     sender.join()
     assert time.monotonic() - started < 15
     assert info.value.exit_code == EXIT_INTERRUPTED
     assert str(info.value) == "terraform apply interrupted; Terraform stopped cleanly and released the state lock"
     assert Path(f"{ready}.signal").read_text() == "SIGINT"  # Terraform's graceful stop, whatever the signal
     assert {s: signal.getsignal(s) for s in before} == before  # the caller's handlers are back
+
+
+def test_a_failure_to_show_the_output_stops_terraform_gracefully(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A closed pipe (`inv apply | head`) must not leave Terraform running with nobody reading it."""
+    ready = tmp_path / "ready"
+    monkeypatch.setenv("FAKE_TF_WAIT", str(ready))
+    monkeypatch.setenv("FAKE_TF_STREAM", "1")
+
+    def broken(self: object, line: str) -> None:
+        raise BrokenPipeError("stdout closed")
+
+    monkeypatch.setattr(terraform.StreamView, "feed", broken)
+    started = time.monotonic()
+    with pytest.raises(BrokenPipeError):
+        runner.stream("apply", "-input=false", "plan.tfplan")
+    assert time.monotonic() - started < 15
+    assert Path(f"{ready}.signal").read_text() == "SIGINT"  # stopped as Ctrl-C stops it, once
 
 
 def test_a_second_interrupt_is_not_passed_on_while_terraform_stops(
@@ -777,10 +829,12 @@ def test_allow_replace_names_each_address_and_other_replacements_need_nothing(
     assert stack_ops.apply(environments.load("dev"), yes=True, ask=never_asked) is True  # not stateful
 
 
-def test_destroy_keeps_its_own_rules(stack: Callable[..., RecordingStack]) -> None:
+def test_a_destroy_deleting_stateful_resources_needs_the_name(stack: Callable[..., RecordingStack]) -> None:
     tf = stack()
     tf.resource_changes = [planned(DATABASE, "aws_db_instance", "delete")]
-    assert stack_ops.apply(environments.load("dev"), yes=True, destroy=True, ask=never_asked) is True
+    with pytest.raises(Refused, match=r"destroying dev needs its name typed.*the destroy deletes 1 stateful"):
+        stack_ops.apply(environments.load("dev"), yes=True, destroy=True, ask=never_asked)
+    assert stack_ops.apply(environments.load("dev"), typed="dev", destroy=True, ask=never_asked) is True
     assert tf.calls[-1][0] == "apply"
 
 
