@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from stackops.local.aws import client as faults
 from tests.conftest import run_inv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
@@ -141,7 +140,7 @@ def retention(local_stack, group: str) -> int | None:
     return next(g.get("retentionInDays") for g in groups if g["logGroupName"] == group)
 
 
-def test_drift_detects_a_change_behind_terraforms_back(local_stack, emulated_aws):
+def test_drift_detects_a_change_behind_terraforms_back(local_stack):
     # No drift before: the second `inv up`, just before, planned nothing to change.
     group = local_stack.outputs["ecs"]["log_group"]
     planned = retention(local_stack, group)
@@ -150,20 +149,7 @@ def test_drift_detects_a_change_behind_terraforms_back(local_stack, emulated_aws
         drift = run_inv("drift", "--env", "local")
         assert drift.returncode == 2, drift.stdout + drift.stderr
         assert "aws_cloudwatch_log_group" in drift.stdout
-        # The repair fails once (an injected AWS error): Terraform's diagnostic in full, the log named.
-        faults.add_request_fault(emulated_aws.endpoint, "logs", "PutRetentionPolicy", "AccessDeniedException",
-                                 count=1, message="not allowed to set the retention")  # fmt: skip
-        failed = run_inv("apply", "--env", "local", "--yes")
-        assert failed.returncode == 1, failed.stderr[-3000:]
-        shown = failed.stderr
-        assert "Error: " in shown and "AccessDeniedException" in shown and "not allowed to set the retention" in shown
-        assert "with module.ecs.aws_cloudwatch_log_group.this," in shown
-        assert "error: terraform apply failed (exit 1) for local" in shown
-        log = log_of(failed).read_text()
-        assert "Terraform will perform the following actions" in log  # the plan as `terraform show` renders it
-        assert "retention_in_days" in log and "not allowed to set the retention" in log
     finally:
-        faults.clear_request_faults(emulated_aws.endpoint)
         restored = run_inv("apply", "--env", "local", "--yes")
         assert restored.returncode == 0, restored.stderr[-3000:]
     assert planned != 1 and retention(local_stack, group) == planned  # the apply put the code's value back
@@ -183,6 +169,12 @@ def test_a_resource_missing_from_the_state_is_named_with_the_command_that_adopts
     # What a half-finished apply leaves: the parameter exists in AWS, the state does not know it.
     failed = run_inv("apply", "--env", "local", "--yes")
     assert failed.returncode == 1
+    # Terraform's diagnostic in full (summary, resource, file), the log named, the plan's text in it.
+    assert "Error: creating SSM Parameter (/exii/local/api-url)" in failed.stderr, failed.stderr[-3000:]
+    assert f"with {address}," in failed.stderr and "on parameters.tf line" in failed.stderr
+    log = log_of(failed).read_text()
+    assert f"# {address} will be created" in log and "Terraform will perform the following actions" in log
+    assert "ParameterAlreadyExists" in log
     message = " ".join(failed.stderr.split())
     command = f"inv tf --env local -- import '{address}' /exii/local/api-url"
     assert address in message and command in message, message[-2000:]
@@ -193,25 +185,16 @@ def test_a_resource_missing_from_the_state_is_named_with_the_command_that_adopts
     assert shown.returncode == 0 and "/exii/local/api-url" in shown.stdout, shown.stderr[-2000:]
 
 
-def test_a_plan_replacing_the_database_needs_its_name_or_allow_replace(local_stack):
+def test_a_plan_replacing_the_database_needs_its_name(local_stack):
+    """Another database name replaces the instance: --yes alone is refused (exit 2) before anything
+    is applied, naming it and the --allow-replace that allows it (that flag's effect on the
+    confirmation: tests/unit/test_workflow.py)."""
     address = "module.database.aws_db_instance.this"
-    tainted = run_inv("tf", "--env", "local", "--yes", "--", "taint", address)
-    assert tainted.returncode == 0, tainted.stderr[-2000:]
-    try:
-        refused = run_inv("apply", "--env", "local", "--yes")
-        assert refused.returncode == 2, refused.stderr[-3000:]
-        message = " ".join(refused.stderr.split())
-        assert "needs its name typed; --yes alone is not enough" in message
-        assert f"{address} (replace)" in message and f"--allow-replace {address}" in message
-        assert f"stateful replace: {address}" in refused.stdout  # listed apart in the summary
-        # Named, the plan needs the confirmation any change of local needs, no more: here, without
-        # --yes and with no terminal, that is refused before anything is applied (the unit tests
-        # apply it with --yes: tests/unit/test_workflow.py).
-        named = run_inv("apply", "--env", "local", "--allow-replace", address)
-        assert named.returncode == 2, named.stderr[-3000:]
-        assert "apply on local needs confirmation; run it in a terminal or pass --yes" in named.stderr
-        assert "needs its name typed" not in named.stderr
-    finally:
-        untainted = run_inv("tf", "--env", "local", "--yes", "--", "untaint", address)
-        assert untainted.returncode == 0, untainted.stderr[-2000:]
-    assert local_stack.client("rds").describe_db_instances()["DBInstances"][0]["DBInstanceStatus"] == "available"
+    refused = run_inv("apply", "--env", "local", "--yes", env={"TF_VAR_db_name": "renamed"})
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    message = " ".join(refused.stderr.split())
+    assert "needs its name typed; --yes alone is not enough" in message
+    assert f"{address} (replace)" in message and f"inv apply --env local --yes --allow-replace {address}" in message
+    assert f"stateful replace: {address}" in refused.stdout  # listed apart in the summary
+    database = local_stack.client("rds").describe_db_instances()["DBInstances"][0]
+    assert database["DBName"] == "app" and database["DBInstanceStatus"] == "available"
