@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -27,6 +25,7 @@ from stackops import retries, run_logs, ui
 from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.paths import ROOT, state_root
+from stackops.terraform_adoption import adoption_hint
 from stackops.terraform_stream import PlannedChange, StreamView
 from stackops.ui import err
 
@@ -38,6 +37,10 @@ MIRROR_CANDIDATES = (
     "~/.terraform.d/plugins",
 )
 LOCK_MESSAGE = "Error acquiring the state lock"
+# Resources Terraform works on at once. Its default, 10, is what real AWS environments keep (API
+# rate limits); the embedded AWS has none, and tests/e2e/test_emulator_stress.py proves it clean
+# at 30 (two such applies at the same time).
+EMULATED_PARALLELISM = 30
 EXIT_INTERRUPTED = 130
 
 
@@ -81,52 +84,6 @@ def cli_config(folder: Path | None = None) -> Path:
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# "Error: creating IAM Role (exii-local-concept-task): ... EntityAlreadyExists: ..." then "with ADDRESS,".
-# BucketAlreadyExists is not among them: that name belongs to another account, there is nothing to adopt.
-_ALREADY_EXISTS = re.compile(
-    r"Error: creating [^(\n]*?(?:\((?P<id>[^)\n]+)\))?:[^\n]*?"
-    r"(?P<code>\b(?!BucketAlreadyExists\b)[\w.]*(?:AlreadyExists|Duplicate|AlreadyOwnedByYou|ResourceExists)[\w.]*)"
-    r"[^\n]*\n(?:(?!Error:).*\n)*?\s*with (?P<address>[^,\n]+),"
-)
-# Resource types whose import ID is the name the provider's "creating X (NAME)" error gives; for
-# the others (security groups, load balancers, queues, ...) the import ID is an id, ARN or URL.
-IMPORTED_BY_NAME = frozenset({
-    "aws_iam_role", "aws_ssm_parameter", "aws_s3_bucket", "aws_ecr_repository", "aws_cloudwatch_log_group",
-    "aws_db_instance", "aws_db_subnet_group", "aws_dynamodb_table", "aws_ecs_cluster",
-})  # fmt: skip
-
-
-def _resource_type(address: str) -> str:
-    """`module.ecs.aws_iam_role.task["concept"]` -> `aws_iam_role`."""
-    parts = re.sub(r"\[[^]]*\]", "", address).split(".")
-    return parts[-2] if len(parts) >= 2 else ""
-
-
-def adoption_hint(stderr: str, env: Environment) -> str:
-    """For an apply that failed on resources that exist in AWS but not in the state (a half-finished
-    earlier apply, or made by hand): which, and the import command that adopts each."""
-    text = "\n".join(line.lstrip("│ ").rstrip() for line in _ANSI.sub("", stderr).splitlines())
-    found = {m["address"].strip(): (m["id"], m["code"]) for m in _ALREADY_EXISTS.finditer(text)}
-    if not found:
-        return ""
-    commands = []
-    for address, (name, _) in found.items():
-        ident = shlex.quote(name) if name and _resource_type(address) in IMPORTED_BY_NAME else "ID"
-        commands.append(f"inv tf --env {env.name} -- import {shlex.quote(address)} {ident}")
-    codes = ", ".join(sorted({code for _, code in found.values()}))
-    hint = (
-        f"{', '.join(found)} already exist(s) in AWS ({codes}) but not in the state (a half-finished earlier "
-        f"apply, or made outside Terraform): adopt with {'; '.join(commands)} (an ID is the import ID of the "
-        "resource's Import section in the provider's documentation), then apply again"
-    )
-    if env.emulated:
-        hint += "; or throw the embedded AWS away and start clean: inv up --fresh"
-    else:
-        hint += "; first make sure each one is this stack's and not another's of the same account"
-    return hint
 
 
 def backend_args(env: Environment) -> list[str]:
@@ -387,13 +344,18 @@ class Terraform:
     def var_args(self) -> list[str]:
         return list(self._var_args)
 
+    def walk_args(self) -> list[str]:
+        """-parallelism for plans and applies: more at once on the embedded AWS only."""
+        return [f"-parallelism={EMULATED_PARALLELISM}"] if self.env.emulated else []
+
     def plan(self, *, destroy: bool = False, extra: Sequence[str] = (), summarize: bool = True) -> PlanResult:
         """Plan into a file; exit code 2 of -detailed-exitcode means there are changes. The summary
         comes from the plan's own stream; `terraform show` writes the plan's text to the log
         meanwhile, in the background (`PlanResult.discard` and `apply` wait for it)."""
         self.plan_dir.mkdir(parents=True, exist_ok=True)
         path = self.plan_dir / ("destroy.tfplan" if destroy else "apply.tfplan")
-        args = ["plan", "-input=false", "-detailed-exitcode", f"-out={path}", *self.var_args(), *extra]
+        args = ["plan", "-input=false", "-detailed-exitcode", f"-out={path}", *self.walk_args(), *self.var_args(),
+                *extra]  # fmt: skip
         if destroy:
             args.append("-destroy")
         code, view = self.stream(*args, check=False)
@@ -443,7 +405,7 @@ class Terraform:
     def apply(self, plan: PlanResult) -> None:
         """Apply exactly the saved plan that was shown and confirmed."""
         try:
-            self.stream("apply", "-input=false", str(plan.path), planned=plan.planned)
+            self.stream("apply", "-input=false", *self.walk_args(), str(plan.path), planned=plan.planned)
         finally:
             plan.discard()
 

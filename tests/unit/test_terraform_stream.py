@@ -240,3 +240,18 @@ def test_plain_output_is_wide_and_cells_are_never_cut(monkeypatch: pytest.Monkey
     console.print(table)
     assert "…" not in stream.getvalue() and "\x1b[" not in stream.getvalue()
     assert "".join(line.strip("│ ") for line in stream.getvalue().splitlines()).count("x") == 300
+
+
+def test_a_diagnostic_as_rebuilt_still_gets_the_adoption_hint() -> None:
+    from stackops import environments
+    from stackops.terraform_adoption import adoption_hint
+    from stackops.terraform_stream import diagnostic_text
+
+    message = {"type": "diagnostic", "diagnostic": {
+        "severity": "error", "address": 'aws_ssm_parameter.string["api-url"]',
+        "summary": "creating SSM Parameter (/exii/local/api-url): operation error SSM: PutParameter, "
+                   "api error ParameterAlreadyExists: The parameter already exists.",
+        "range": {"filename": "parameters.tf", "start": {"line": 23}},
+    }}  # fmt: skip
+    hint = adoption_hint(diagnostic_text(message), environments.load("local"))
+    assert "inv tf --env local -- import 'aws_ssm_parameter.string[\"api-url\"]' /exii/local/api-url" in hint
