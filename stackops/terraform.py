@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -37,10 +38,6 @@ MIRROR_CANDIDATES = (
     "~/.terraform.d/plugins",
 )
 LOCK_MESSAGE = "Error acquiring the state lock"
-# Resources Terraform works on at once. Its default, 10, is what real AWS environments keep (API
-# rate limits); the embedded AWS has none, and tests/e2e/test_emulator_stress.py proves it clean
-# at 30 (two such applies at the same time).
-EMULATED_PARALLELISM = 30
 EXIT_INTERRUPTED = 130
 
 
@@ -228,16 +225,9 @@ class Terraform:
             if capture and on_line is None:
                 out, stderr = process.communicate()
             else:
-                # stderr is read beside stdout, so that neither pipe can fill up and stall Terraform.
                 kept: list[str] = []
-                assert process.stderr is not None
-                pump = threading.Thread(target=_pump, args=(process.stderr, kept, echo_stderr and not capture))
-                pump.start()
-                if on_line is not None:
-                    assert process.stdout is not None
-                    _consume(process, on_line)
+                _read_lines(process, on_line, kept, echo=echo_stderr and not capture)
                 process.wait()
-                pump.join()
                 out, stderr = "", "".join(kept)
             code = process.wait()
         finally:
@@ -344,18 +334,13 @@ class Terraform:
     def var_args(self) -> list[str]:
         return list(self._var_args)
 
-    def walk_args(self) -> list[str]:
-        """-parallelism for plans and applies: more at once on the embedded AWS only."""
-        return [f"-parallelism={EMULATED_PARALLELISM}"] if self.env.emulated else []
-
     def plan(self, *, destroy: bool = False, extra: Sequence[str] = (), summarize: bool = True) -> PlanResult:
         """Plan into a file; exit code 2 of -detailed-exitcode means there are changes. The summary
         comes from the plan's own stream; `terraform show` writes the plan's text to the log
         meanwhile, in the background (`PlanResult.discard` and `apply` wait for it)."""
         self.plan_dir.mkdir(parents=True, exist_ok=True)
         path = self.plan_dir / ("destroy.tfplan" if destroy else "apply.tfplan")
-        args = ["plan", "-input=false", "-detailed-exitcode", f"-out={path}", *self.walk_args(), *self.var_args(),
-                *extra]  # fmt: skip
+        args = ["plan", "-input=false", "-detailed-exitcode", f"-out={path}", *self.var_args(), *extra]
         if destroy:
             args.append("-destroy")
         code, view = self.stream(*args, check=False)
@@ -405,7 +390,7 @@ class Terraform:
     def apply(self, plan: PlanResult) -> None:
         """Apply exactly the saved plan that was shown and confirmed."""
         try:
-            self.stream("apply", "-input=false", *self.walk_args(), str(plan.path), planned=plan.planned)
+            self.stream("apply", "-input=false", str(plan.path), planned=plan.planned)
         finally:
             plan.discard()
 
@@ -423,31 +408,54 @@ class Terraform:
         return [line for line in result.stdout.splitlines() if line.strip()]
 
 
-def _consume(process: subprocess.Popen[str], on_line: Callable[[str], None]) -> None:
-    """Give each stdout line to `on_line`. If showing one fails (a closed pipe, say), Terraform is
-    stopped as Ctrl-C stops it (once, so it saves the state and releases the lock), the rest of
-    its output read and dropped so it can finish, and the error raised once it has."""
-    assert process.stdout is not None
-    try:
-        for line in process.stdout:
-            on_line(line)
-    except BaseException:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        for _ in process.stdout:
-            pass
+def _read_lines(
+    process: subprocess.Popen[str], on_line: Callable[[str], None] | None, kept: list[str], *, echo: bool
+) -> None:
+    """Terraform's stdout line by line to `on_line` (when piped) and its stderr into `kept` (shown
+    as it comes when `echo`), both as they come, so that neither pipe fills up and stalls it.
+
+    In this, the main, thread: a reader thread could be the one the kernel hands a Ctrl-C to,
+    and the handler that forwards it to Terraform would then wait for the main thread's next
+    line. If showing a line fails (a closed pipe, say), Terraform is stopped as Ctrl-C stops it
+    (once: it saves the state and releases the lock), its output read to the end and dropped,
+    and the error raised once it has finished."""
+    streams = {"err": process.stderr} | ({"out": process.stdout} if on_line is not None else {})
+    buffers = dict.fromkeys(streams, b"")
+    failure: BaseException | None = None
+
+    def deliver(name: str, raw: bytes) -> None:
+        nonlocal failure
+        line = raw.decode("utf-8", errors="replace")
+        if name == "err":
+            kept.append(line)
+            if echo:
+                sys.stderr.write(line)
+        elif failure is None and on_line is not None:
+            try:
+                on_line(line)
+            except BaseException as exc:  # re-raised below, once Terraform has stopped
+                failure = exc
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+
+    with selectors.DefaultSelector() as selector:
+        for name, stream in streams.items():
+            assert stream is not None
+            selector.register(stream.fileno(), selectors.EVENT_READ, name)
+        while selector.get_map():
+            for key, _ in selector.select():
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                    if buffers[key.data]:
+                        deliver(key.data, buffers[key.data])
+                    continue
+                *lines, buffers[key.data] = (buffers[key.data] + chunk).split(b"\n")
+                for line in lines:
+                    deliver(key.data, line + b"\n")
+    if failure is not None:
         process.wait()
-        raise
-
-
-def _pump(stream: Any, kept: list[str], echo: bool) -> None:
-    # Ctrl-C and SIGTERM go to the main thread, whose blocking read they interrupt so that its
-    # handler forwards them at once (the kernel may hand a process's signal to any thread).
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    for line in stream:
-        kept.append(line)
-        if echo:
-            sys.stderr.write(line)
+        raise failure
 
 
 def _echo(log: run_logs.RunLog) -> Callable[[str], None]:
