@@ -5,7 +5,7 @@ values are sensitive) and `terraform show -no-color PLAN` (the text shown in ful
 the plan's JSON (`before`, `after`) ever reaches the summary, so it holds nothing Terraform's own
 text would not show: sensitive values stay `(sensitive value)` there and `(sensitive)` here.
 
-    plan = review(tf.show_json(path), tf.show_text(path), env.name)
+    plan = review(tf.show_json(result.path), tf.plan_text(result), env.name)  # result: a PlanResult
     to_markdown(plan)  # the comment body, found again by its first line's marker
     to_json(plan)      # the same, as plain data
     destructive(plan_json["resource_changes"])  # what an apply would replace or destroy

@@ -51,7 +51,7 @@ def print_plan_summary(
 def write_review(env: Environment, tf: Terraform, plan: PlanResult, fmt: str, out: str | None) -> None:
     """The review summary of the saved plan (stackops.plan_review), to `out` or stdout."""
     shown = tf.show_json(plan.path) if plan.has_changes else {}
-    text = tf.show_text(plan.path) if plan.has_changes else ""
+    text = tf.plan_text(plan) if plan.has_changes else ""
     review = plan_review.review(shown, text, env.name)
     body = plan_review.to_markdown(review) if fmt == "markdown" else json.dumps(plan_review.to_json(review), indent=2)
     if out is None:

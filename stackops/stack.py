@@ -88,10 +88,8 @@ class PlanInputs:
 
 
 def current_outputs(env: Environment, tf: Terraform) -> dict[str, Any]:
-    """The outputs of the state as it is: straight from the state object when it can be read so,
-    else from `terraform output` (stackops.state_object)."""
-    state = read_state(env)
-    return outputs_of(state) if state is not None else tf.outputs()
+    """The outputs of the state as it is (`current_state`)."""
+    return outputs_of(current_state(env, tf))
 
 
 def current_state(env: Environment, tf: Terraform) -> dict[str, Any]:

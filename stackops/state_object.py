@@ -9,7 +9,7 @@ default workspace, `<workspace_key_prefix>/<workspace>/<key>` for the others (pr
 
 Anything this reader cannot read as plainly as Terraform would (a customer-provided encryption
 key, `sse_customer_key`, or any error other than "no such key") returns None and the caller asks
-Terraform, which knows every backend option.
+Terraform (`terraform state pull`, stackops.stack.current_state), which knows every backend option.
 """
 
 from __future__ import annotations

@@ -131,8 +131,8 @@ class PlanResult:
     # As `terraform show -json` has them: read only when a caller needs more than `planned`.
     resource_changes: list[dict[str, Any]] = field(default_factory=list)
     planned: list[PlannedChange] = field(default_factory=list)  # from the plan's own stream
-    drift: list[PlannedChange] = field(default_factory=list)  # changes made outside Terraform
     shown: threading.Thread | None = None  # writes `terraform show` of the plan to the log
+    text: str = ""  # that text, once `shown` has finished (read by `plan_text`)
 
     def changing(self) -> list[PlannedChange]:
         """The managed resources the plan creates, updates, replaces or deletes."""
@@ -347,21 +347,22 @@ class Terraform:
         if code not in (0, 2):
             path.unlink(missing_ok=True)
             raise OpsError(f"terraform plan failed for {self.label} (see the error above)")
-        plan = PlanResult(path=path, has_changes=code == 2, planned=view.planned, drift=view.drift)
+        plan = PlanResult(path=path, has_changes=code == 2, planned=view.planned)
         if plan.has_changes and ui.verbose():
             # Terraform's own output was streamed, not its messages: what the plan does comes from
             # `show -json` instead (the refusals and rollouts judge the plan by it).
             plan.planned = [PlannedChange.from_resource_change(c) for c in self.plan_details(plan)]
         if plan.has_changes and summarize:
             plan.summary = PlanSummary.from_changes(plan.planned)
-            plan.shown = threading.Thread(target=self._log_plan_text, args=(path,), daemon=True)
+            plan.shown = threading.Thread(target=self._log_plan_text, args=(plan,), daemon=True)
             plan.shown.start()
         return plan
 
-    def _log_plan_text(self, path: Path) -> None:
+    def _log_plan_text(self, plan: PlanResult) -> None:
         log = run_logs.for_folder(self.env.state_dir)
+        path = plan.path
         try:
-            text = self.show_text(path)
+            text = plan.text = self.show_text(path)
         except (OSError, OpsError) as exc:  # the log is a record; a failure here must not fail the run
             text = f"(terraform show of the plan failed: {exc})\n"
         # One write: the text stays whole even when an apply's events are being logged meanwhile.
@@ -375,6 +376,12 @@ class Terraform:
         if code != 0:
             raise OpsError(f"terraform show failed (exit {code}): {stderr.strip()[-500:]}")
         return out
+
+    def plan_text(self, plan: PlanResult) -> str:
+        """The saved plan's `terraform show` text: the one the log got, else read now."""
+        if plan.shown is not None:
+            plan.shown.join()
+        return plan.text or self.show_text(plan.path)
 
     def show_json(self, path: Path | None = None) -> dict[str, Any]:
         args = ["show", "-json"] + ([str(path)] if path else [])
@@ -397,10 +404,6 @@ class Terraform:
     def state(self) -> dict[str, Any]:
         """The raw state (`terraform state pull`); {} when there is none yet."""
         return json.loads(self.run("state", "pull", capture=True).stdout or "{}")
-
-    def outputs(self) -> dict[str, Any]:
-        raw = json.loads(self.run("output", "-json", capture=True).stdout or "{}")
-        return {name: item.get("value") for name, item in raw.items()}
 
     def state_resources(self) -> list[str]:
         # No state yet is a normal answer here (an empty list), not an error to show.

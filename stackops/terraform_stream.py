@@ -142,7 +142,6 @@ class StreamView:
     # What the run's apply was planned to do, when known before its first message.
     planned: list[PlannedChange] = field(default_factory=list)
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
-    drift: list[PlannedChange] = field(default_factory=list)  # changes made outside Terraform
     summary: dict[str, Any] = field(default_factory=dict)  # the last change_summary's "changes"
     # Warnings the caller asked for (a targeted apply's): one line on screen, in full in the log.
     expected: tuple[str, ...] = ()
@@ -250,8 +249,6 @@ class StreamView:
             self._end_refresh()
             self.phase = "plan"
             self._add_planned(PlannedChange.from_message(message))
-        elif kind == "resource_drift":
-            self.drift.append(PlannedChange.from_message(message))
         elif kind == "change_summary":
             self._end_refresh()
             self.summary = dict(message.get("changes", {}))

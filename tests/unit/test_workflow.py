@@ -469,6 +469,18 @@ def test_plan_with_changes_is_summarised_from_its_own_stream(
     ]
 
 
+def test_the_plan_text_the_log_got_is_reused_for_the_review(
+    runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_TF_PLAN_EXIT", "2")
+    monkeypatch.setenv("FAKE_TF_STREAM", str(STREAMS / "plan-replace.jsonl"))
+    monkeypatch.setenv("FAKE_TF_SHOW", "Terraform will perform the following actions:")
+    result = runner.plan()
+    assert runner.plan_text(result).strip() == "Terraform will perform the following actions:"
+    assert [c[:2] for c in fake_tf.commands()[1:]] == [["show", "-no-color"]]  # one show, not two
+    result.discard()
+
+
 def test_a_failed_plan_leaves_no_plan_file(
     runner: Terraform, fake_tf: FakeTerraform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -713,9 +725,6 @@ class RecordingStack:
     @property
     def data_dir(self) -> Path:
         return self.folder
-
-    def outputs(self) -> dict[str, Any]:
-        return {}  # nothing applied yet: no service runs an image
 
     def plan(self, *, destroy: bool = False, extra: Sequence[str] = ()) -> PlanResult:
         self.calls.append(("plan", destroy))
