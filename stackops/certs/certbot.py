@@ -136,10 +136,15 @@ _CREDENTIAL_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESS
 
 
 def _certbot_failure(output: str, logs_dir: Path) -> str:
+    """certbot's reasons in one line: per failed name its `Identifier:`, `Type:` and `Detail:` lines.
+
+    The CA may fail one name of several (the others are then not validated), so the names are
+    kept: which `_acme-challenge` lookup failed is in that name's detail.
+    """
     lines = [" ".join(line.split()) for line in output.splitlines() if line.strip()]
-    detail = [line for line in lines if line.startswith(("Detail:", "Type:", "Error", "An unexpected"))]
+    detail = [line for line in lines if line.startswith(("Identifier:", "Detail:", "Type:", "Error", "An unexpected"))]
     pick = detail or lines[-3:]
-    return " | ".join(pick)[:600] + f" (log: {logs_dir / 'letsencrypt.log'})"
+    return " | ".join(pick)[:1000] + f" (log: {logs_dir / 'letsencrypt.log'})"
 
 
 def tighten_permissions(folder: Path) -> None:

@@ -7,6 +7,7 @@ Uses the session's shared stack (`local_stack`); a renewal keeps the ARN, so the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -156,7 +157,9 @@ def test_cert_fails_cleanly_when_dns_answers_nothing(local_stack, emulated_aws):
         pebble.set_silent(emulated_aws.state_dir, False)
     assert result.returncode == 1, output_of(result)
     assert "certbot could not obtain a certificate for api.exii.test, app.exii.test" in result.stderr
-    assert "_acme-challenge.app.exii.test" in result.stderr  # the DNS lookup that failed is named
+    # pebble may fail either name first (it then validates no other): the failed lookup is named.
+    failed_name = r"Identifier: (ap[ip]\.exii\.test) \| Type: unauthorized \| Detail: [^|]*_acme-challenge\.\1"
+    assert re.search(failed_name, result.stderr), result.stderr
     assert "Traceback" not in output_of(result)
     assert acm_state(local_stack) == before
     assert challenge_records(local_stack) == []

@@ -39,6 +39,7 @@ from stackops.certs.certbot import (
     LETS_ENCRYPT_STAGING,
     ZONES_ENV,
     AcmeServer,
+    _certbot_failure,
     acme_server,
     certbot_command,
     certbot_dirs,
@@ -508,3 +509,18 @@ def test_bridge_answers_from_route53_records() -> None:
     rcode, answers, authority = dns_bridge.answer("app.exii.test", "TXT", "exii.test", RRSETS)
     assert rcode == "NOERROR" and not answers and authority
     assert dns_bridge.answer("deep.exii.test", "A", "exii.test", RRSETS)[:2] == ("NOERROR", [])  # empty non-terminal
+
+
+def test_certbot_failure_names_the_identifier_that_failed(tmp_path: Path) -> None:
+    # certbot 5.8's report when the CA failed one name of two (recorded from a run against pebble).
+    output = """Certbot failed to authenticate some domains (authenticator: dns-route53). The Certificate Authority reported these problems:
+  Identifier: api.exii.test
+  Type:   unauthorized
+  Detail: Error retrieving TXT records for DNS challenge ("DNS lookup for \\"_acme-challenge.api.exii.test\\" returned an unsuccessful response: '\\\\x03'")
+
+Hint: The Certificate Authority failed to verify the DNS TXT records created by --dns-route53.
+"""  # noqa: E501
+    message = _certbot_failure(output, tmp_path)
+    assert message.startswith("Identifier: api.exii.test | Type: unauthorized | Detail: Error retrieving TXT records")
+    assert "_acme-challenge.api.exii.test" in message
+    assert message.endswith(f"(log: {tmp_path / 'letsencrypt.log'})")
