@@ -105,6 +105,40 @@ variable "certificate_arn" {
   default     = null
 }
 
+variable "cert_renewer_package" {
+  description = "The renewal function's package: `inv` builds it here before every plan (stackops/certs/package.py)."
+  type        = string
+  default     = "build/cert-renewer.zip"
+}
+
+variable "acme_profile" {
+  description = "ACME profile the certificates are requested with (Let's Encrypt: classic, tlsserver, shortlived); null: the CA's default."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.acme_profile == null || contains(["classic", "tlsserver", "shortlived"], coalesce(var.acme_profile, "-"))
+    error_message = "acme_profile must be classic, tlsserver or shortlived (or left out)."
+  }
+}
+
+variable "acme_staging" {
+  description = "Renew with Let's Encrypt's staging server (untrusted certificates, for trying the renewal out)."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses told when the certificate renewal fails or a certificate runs short of days."
+  type        = list(string)
+  default     = []
+}
+
+variable "certificate_alarm_days" {
+  description = "Alarm when the environment's certificate has fewer days left than this (lower it for shortlived certificates)."
+  type        = number
+  default     = 10
+}
+
 # -- network ----------------------------------------------------------------------------------------
 
 variable "vpc_cidr" {

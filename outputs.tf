@@ -82,3 +82,13 @@ output "secret_arns" {
   description = "Secrets Manager ARNs of the catalogue's secrets (names only; values never pass through Terraform)."
   value       = { for name, secret in data.aws_secretsmanager_secret.this : name => secret.arn }
 }
+
+output "cert_renewer" {
+  description = "The certificate renewal function (`inv cert.renewer` runs it now): its name, log group, schedule and alarm topic."
+  value = {
+    function_name = module.cert_renewer.function_name
+    log_group     = module.cert_renewer.log_group_name
+    schedule      = module.cert_renewer.schedule_name
+    alarm_topic   = module.cert_renewer.alarm_topic_arn
+  }
+}

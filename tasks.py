@@ -296,6 +296,16 @@ def cert(c, env=None, domain=None, renew_within=None, force=False, email=None, s
     )  # fmt: skip
 
 
+@task(name="renewer", help={"env": ENV_HELP})
+@operation
+def cert_renewer(c, env=None):
+    """Run the environment's certificate renewal function now; show its result and log lines."""
+    from stackops import cli
+    from stackops.certs.renewer_command import run_renewer
+
+    run_renewer(cli.open_environment(env))
+
+
 # -- ECS operations -----------------------------------------------------------------------------
 
 TIMEOUT_HELP = "seconds to wait for the rollout before failing (default 600)"
@@ -399,6 +409,10 @@ def migrate(c, env=None, command=None, timeout=None):
 
 
 ns = Collection(up, bootstrap, plan, apply, destroy, output, tf, drift, doctor)
-for operation_task in (secrets, cert, refresh, deploy, rollback, migrate):
+for operation_task in (secrets, refresh, deploy, rollback, migrate):
     ns.add_task(operation_task)
+cert_tasks = Collection("cert")
+cert_tasks.add_task(cert, default=True)
+cert_tasks.add_task(cert_renewer)
+ns.add_collection(cert_tasks)
 ns.add_collection(Collection("local", local_up, local_down, local_reset, local_status))

@@ -1,0 +1,39 @@
+"""The days the environment's certificate has left, published to CloudWatch after every check.
+
+`inv cert`, `inv up` and the renewal function (stackops.certs.renewer) publish it whenever they
+look at the certificate covering the environment's hostnames (the one its HTTPS listeners use);
+modules/cert-renewer alarms when it runs short, or when nothing published it for two days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from stackops.environments import Environment
+
+# modules/cert-renewer's metric_namespace default, and its IAM condition (cloudwatch:namespace).
+NAMESPACE = "Stackops/Certificates"
+METRIC = "DaysRemaining"
+
+
+def days_left(not_after: dt.datetime, now: dt.datetime) -> float:
+    return round((not_after - now).total_seconds() / 86400, 2)
+
+
+def publish_days_remaining(cloudwatch: Any, env: Environment, not_after: dt.datetime, now: dt.datetime) -> float:
+    """Put one DaysRemaining datapoint (dimension Environment); return the days."""
+    days = days_left(not_after, now)
+    cloudwatch.put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": METRIC,
+                "Dimensions": [{"Name": "Environment", "Value": env.name}],
+                "Timestamp": now,
+                "Value": days,
+                "Unit": "Count",
+            }
+        ],
+    )
+    return days

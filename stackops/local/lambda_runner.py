@@ -1,0 +1,118 @@
+"""Run a Lambda function of the embedded AWS from its package, in a local process, as Lambda would.
+
+moto stores a function but runs it only in Docker, which this project does not need or use; so
+for the emulated environment `inv cert.renewer` (and the tests) run the function's own package
+here instead. What Lambda's Python runtime gives a function, and how it is stood in for:
+  the package unzipped, read-only        unzipped into a folder made read-only (0444 / 0555)
+  an interpreter with nothing installed  a fresh virtual environment without pip (no site-packages
+                                         of this project's .venv or of the base interpreter)
+  PYTHONPATH = the package (/var/task)   the same (certbot runs as `sys.executable -m ...`: the
+                                         child process finds the package the same way)
+  the function's environment variables  read from the function's configuration in the emulator
+  a writable /tmp                        a private folder; a variable starting with /tmp is moved there
+  the role's credentials, AWS_REGION     the environment's emulator credentials and region
+What it does not stand in for: the role's IAM policy (the emulator evaluates none unless its IAM
+authorisation is on), the timeout and memory limits, and Amazon Linux itself (the package is
+built for this machine's Python here; for Lambda's python3.13 for real environments).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import venv
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stackops.errors import OpsError
+
+RESULT_MARK = "@@lambda-result@@ "
+_BOOTSTRAP = f"""
+import importlib, json, sys
+module, _, name = sys.argv[1].rpartition(".")
+try:
+    result = getattr(importlib.import_module(module), name)(json.loads(sys.argv[2]), None)
+except Exception as exc:
+    print({RESULT_MARK!r} + json.dumps({{"errorType": type(exc).__name__, "errorMessage": str(exc)}}), flush=True)
+    sys.exit(1)
+print({RESULT_MARK!r} + json.dumps(result, default=str), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What Lambda's Invoke answers: the handler's result or its error, and the run's log."""
+
+    payload: dict[str, Any]
+    function_error: bool
+    log: str
+
+
+def _read_only(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    folder.chmod(0o555)
+
+
+def run_package(
+    package: Path,
+    handler: str,
+    function_environment: Mapping[str, str],
+    aws_environment: Mapping[str, str],
+    *,
+    event: Mapping[str, Any] | None = None,
+    timeout: float = 600,
+) -> Invocation:
+    """Run `handler` of the zip `package` once with `event`; the log is its stdout and stderr."""
+    with tempfile.TemporaryDirectory(prefix="lambda-") as scratch:
+        root = Path(scratch)
+        task, runtime, tmp = root / "task", root / "runtime", root / "tmp"
+        with zipfile.ZipFile(package) as archive:
+            archive.extractall(task)
+        _read_only(task)
+        venv.EnvBuilder(with_pip=False, symlinks=True).create(runtime)
+        tmp.mkdir(mode=0o700)
+        environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TMPDIR": str(tmp),
+            "HOME": str(tmp),
+            **{k: _under(v, tmp) for k, v in function_environment.items()},
+            **aws_environment,
+            "PYTHONPATH": str(task),
+            "PYTHONNOUSERSITE": "1",
+        }
+        try:
+            proc = subprocess.run(
+                [str(runtime / "bin" / "python"), "-c", _BOOTSTRAP, handler, json.dumps(dict(event or {}))],
+                env=environment,
+                cwd=task,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise OpsError(f"the function did not finish in {timeout:.0f} s") from None
+        finally:
+            for path in [task, *task.rglob("*")]:  # writable again, so the folder can be removed
+                if path.is_dir():
+                    path.chmod(0o755)
+        log = proc.stderr + "".join(
+            line + "\n" for line in proc.stdout.splitlines() if not line.startswith(RESULT_MARK)
+        )
+        marked = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARK)]
+        if not marked:
+            payload = {"errorType": "Runtime.ExitError", "errorMessage": f"exited with {proc.returncode}"}
+            return Invocation(payload, True, log)
+        return Invocation(json.loads(marked[-1].removeprefix(RESULT_MARK)), proc.returncode != 0, log)
+
+
+def _under(value: str, tmp: Path) -> str:
+    """A value naming Lambda's /tmp names the private folder instead."""
+    return str(tmp / value.removeprefix("/tmp/")) if value == "/tmp" or value.startswith("/tmp/") else value
