@@ -63,9 +63,19 @@ def stack(env: Environment, *, bucket_checked: bool = False) -> Terraform:
     """The environment's stack, initialised with its backend and workspace."""
     if not bucket_checked:
         require_state_bucket(env)
-    tf = Terraform(env)
+    tf = Terraform(env, var_args=stack_variables(env))
     tf.init()
     return tf
+
+
+def stack_variables(env: Environment) -> list[str]:
+    """What every plan of the stack is given: the environment's tfvars, and the renewal function's
+    package (built for the environment when its inputs changed; stackops/certs/package.py), by
+    its path from the root, so plans from two checkouts agree."""
+    from stackops.certs.package import renewer_package
+
+    package = renewer_package(env)
+    return [f"-var-file={env.tfvars_path}", f"-var=cert_renewer_package={package.path.relative_to(env.root)}"]
 
 
 def require_secrets(env: Environment) -> None:

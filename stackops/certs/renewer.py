@@ -27,7 +27,7 @@ from typing import Any
 from stackops.environments import Environment
 
 ENVIRONMENT_VARIABLE = "STACKOPS_ENVIRONMENT"
-ACCOUNT_SECRET_VARIABLE = "STACKOPS_ACME_ACCOUNT_SECRET"
+ACCOUNT_SECRET_VARIABLE = "STACKOPS_ACME_ACCOUNT_SECRET"  # noqa: S105 -- the variable naming the secret
 
 
 class RenewalFailed(RuntimeError):

@@ -3,7 +3,8 @@
 moto stores a function but runs it only in Docker, which this project does not need or use; so
 for the emulated environment `inv cert.renewer` (and the tests) run the function's own package
 here instead. What Lambda's Python runtime gives a function, and how it is stood in for:
-  the package unzipped, read-only        unzipped into a folder made read-only (0444 / 0555)
+  the package unzipped, read-only        unzipped into a folder made read-only (0444 / 0555; as
+                                         root, which ignores modes, this is not enforced)
   an interpreter with nothing installed  a fresh virtual environment without pip (no site-packages
                                          of this project's .venv or of the base interpreter)
   PYTHONPATH = the package (/var/task)   the same (certbot runs as `sys.executable -m ...`: the
@@ -113,6 +114,11 @@ def run_package(
         return Invocation(json.loads(marked[-1].removeprefix(RESULT_MARK)), proc.returncode != 0, log)
 
 
+LAMBDA_TMP = "/tmp"  # noqa: S108 -- Lambda's writable folder, which the runner replaces by a private one
+
+
 def _under(value: str, tmp: Path) -> str:
     """A value naming Lambda's /tmp names the private folder instead."""
-    return str(tmp / value.removeprefix("/tmp/")) if value == "/tmp" or value.startswith("/tmp/") else value
+    if value == LAMBDA_TMP or value.startswith(LAMBDA_TMP + "/"):
+        return str(tmp / value.removeprefix(LAMBDA_TMP).lstrip("/"))
+    return value

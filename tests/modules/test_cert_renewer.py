@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from stackops.certs.acm import ENV_TAG, MANAGED_TAG
 from stackops.certs.metrics import METRIC, NAMESPACE
 from stackops.certs.renewer import ACCOUNT_SECRET_VARIABLE
+from stackops.local.lambda_runner import LAMBDA_TMP
 from tests.planner import Plan, once_per_session, plan_instances
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
@@ -71,7 +71,7 @@ def test_function_runs_the_renewer_from_the_package(plan):
     assert function["source_code_hash"] == "bm90LWEtcmVhbC1oYXNo"
     variables = function["environment"][0]["variables"]
     assert json.loads(variables["STACKOPS_ENVIRONMENT"]) == {"name": "test", "variables": {}}
-    assert variables["STACK_STATE_DIR"].startswith("/tmp/")  # Lambda's only writable folder
+    assert variables["STACK_STATE_DIR"].startswith(LAMBDA_TMP + "/")  # Lambda's only writable folder
     assert variables[ACCOUNT_SECRET_VARIABLE] == "/exii/test/acme-account"
     assert plan.one("aws_secretsmanager_secret")["name"] == "/exii/test/acme-account"
     assert plan.one("aws_cloudwatch_log_group")["name"] == "/aws/lambda/exii-test-cert-renewer"
