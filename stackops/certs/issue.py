@@ -19,6 +19,7 @@ from stackops.certs.acm import (
     tags_for,
 )
 from stackops.certs.certbot import KEY_ALGORITHM, AcmeServer, acme_server, run_certbot
+from stackops.certs.metrics import publish_results
 from stackops.certs.names import normalize_names
 from stackops.certs.pem import certificate_dates, certificate_names, split_pem_chain
 from stackops.certs.renewal import decide
@@ -195,6 +196,7 @@ def run(
     else:
         results = [issue(env, domains or None, **options)]
     print_results(results)
+    publish_results(env, results)
     failed = [r for r in results if r.action == FAILED]
     if failed:
         raise OpsError("; ".join(f"{', '.join(r.names)}: {r.reason}" for r in failed))

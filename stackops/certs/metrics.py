@@ -8,6 +8,7 @@ modules/cert-renewer alarms when it runs short, or when nothing published it for
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from stackops.environments import Environment
@@ -37,3 +38,17 @@ def publish_days_remaining(cloudwatch: Any, env: Environment, not_after: dt.date
         ],
     )
     return days
+
+
+def publish_results(env: Environment, results: Sequence[Any], now: dt.datetime | None = None) -> float | None:
+    """Publish DaysRemaining for the run's result covering the environment's hostnames, if any
+    (a failed renewal included: the certificate in ACM still has its days); return the days."""
+    from stackops.errors import aws_errors
+
+    wanted = set(env.hostnames)
+    covering = [r for r in results if r.not_after is not None and wanted <= set(r.names)]
+    if not covering:
+        return None
+    with aws_errors("publishing the certificate's days left to CloudWatch", profiles=[env.profile]):
+        cloudwatch = env.session().client("cloudwatch")
+        return publish_days_remaining(cloudwatch, env, covering[0].not_after, now or dt.datetime.now(dt.UTC))

@@ -60,6 +60,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.paths import ROOT
 
@@ -377,6 +378,16 @@ def build_package(
     stamp = {"inputs": inputs, "sha256": package.sha256, "size": package.size}
     _replace(stamp_path(out), lambda temporary: temporary.write_text(json.dumps(stamp, indent=2) + "\n"))
     return package
+
+
+def renewer_package(env: Environment) -> Package:
+    """The package an environment's function runs: for Lambda's python3.13, or for an emulated
+    environment this machine's Python (the embedded AWS has no Lambda runtime: `inv cert.renewer`
+    and the tests run the package locally, and cffi's and cryptography's wheels are built per
+    interpreter). One zip per target under `<checkout>/build/`, so switching environments rebuilds nothing."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}" if env.emulated else PYTHON_VERSION
+    out = env.root / "build" / f"cert-renewer-py{version.replace('.', '')}.zip"
+    return build_package(out, python_version=version, root=env.root)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

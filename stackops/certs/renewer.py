@@ -96,6 +96,7 @@ def renew(variables: Mapping[str, str]) -> dict[str, Any]:
     """One run: restore the ACME account, renew what is due, save the account, report."""
     from stackops.certs.certbot import acme_server
     from stackops.certs.issue import FAILED, print_results, renew_all
+    from stackops.certs.metrics import publish_results
 
     env = environment_from(variables)
     staging = bool(env.variables.get("acme_staging", False))
@@ -109,6 +110,7 @@ def renew(variables: Mapping[str, str]) -> dict[str, Any]:
     finally:  # an account registered before a failure is still worth keeping
         saved = save_account(secrets, secret_id, folder, restored) if secret_id else False
     print_results(results)
+    publish_results(env, results)
     report = {
         "environment": env.name,
         "account_saved": saved,

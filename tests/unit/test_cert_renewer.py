@@ -116,3 +116,25 @@ def test_the_runner_reports_a_raised_error_as_lambda_does(tmp_path):
     assert result.function_error
     assert result.payload == {"errorType": "RuntimeError", "errorMessage": "renewal failed"}
     assert "working" in result.log
+
+
+def test_days_remaining_is_published_for_the_environments_certificate_only(monkeypatch):
+    import datetime as dt
+
+    from stackops import environments
+    from stackops.certs.issue import FAILED, SKIPPED, CertResult
+    from stackops.certs.metrics import METRIC, NAMESPACE, publish_results
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    env = environments.load("local")
+    monkeypatch.setattr(type(env), "session", lambda self, master=False: boto3.Session(region_name="eu-west-2"))
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    other = CertResult(("www.example.org",), SKIPPED, "arn:other", now + dt.timedelta(days=80))
+    with mock_aws():
+        assert publish_results(env, [other], now) is None  # not the listeners' certificate
+        ours = CertResult(tuple(sorted(env.hostnames)), FAILED, "arn:ours", now + dt.timedelta(days=5, hours=12))
+        assert publish_results(env, [other, ours], now) == 5.5  # a failed renewal still reports its days
+        metrics = boto3.client("cloudwatch").list_metrics(Namespace=NAMESPACE)["Metrics"]
+        assert metrics == [
+            {"Namespace": NAMESPACE, "MetricName": METRIC, "Dimensions": [{"Name": "Environment", "Value": "local"}]}
+        ]
