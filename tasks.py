@@ -303,7 +303,8 @@ def cert_renewer(c, env=None):
     from stackops import cli
     from stackops.certs.renewer_command import run_renewer
 
-    run_renewer(cli.open_environment(env))
+    environment = cli.open_environment(env)
+    run_renewer(environment, cli.renewer_invoker(environment))
 
 
 # -- ECS operations -----------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from stackops import environments
 from stackops.environments import Environment
@@ -83,3 +84,15 @@ def positive_count(value: object, flag: str, *, default: int) -> int:
     if not str(value).strip().isdigit() or int(str(value)) == 0:
         raise OpsError(f"{flag} takes a whole number greater than 0, not {value!r}")
     return int(str(value))
+
+
+def renewer_invoker(env: Environment) -> Callable[[Environment, str], tuple[dict[str, Any], bool, str]]:
+    """How `inv cert.renewer` runs the function: Lambda's Invoke, or for the embedded AWS (which has
+    no Lambda runtime) its package in a local process."""
+    if env.emulated:
+        from stackops.local.lambda_runner import run_deployed
+
+        return run_deployed
+    from stackops.certs.renewer_command import invoke_in_lambda
+
+    return invoke_in_lambda

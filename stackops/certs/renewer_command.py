@@ -3,13 +3,15 @@
 A real environment's function is invoked in Lambda (synchronously, with the tail of its log). The
 embedded AWS stores the function but has no Lambda runtime (moto runs functions only in Docker),
 so there the function's own package runs in a local process as Lambda would
-(stackops.local.lambda_runner), with the configuration the emulator holds for it.
+(stackops.local.lambda_runner.run_deployed, handed in by stackops.cli), with the configuration
+the emulator holds for it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from stackops.environments import Environment
@@ -50,57 +52,17 @@ def invoke_in_lambda(env: Environment, name: str) -> tuple[dict[str, Any], bool,
     return payload, "FunctionError" in answer, log
 
 
-def run_in_emulator(env: Environment, name: str) -> tuple[dict[str, Any], bool, str]:
-    """The embedded AWS: the function's package (the one built here, checked against the code the
-    emulator holds) run locally with the function's configuration."""
-    from stackops.certs.package import renewer_package
-    from stackops.local.lambda_runner import run_package
-
-    with aws_errors(f"reading the renewal function {name}", profiles=[env.profile]):
-        config = env.session().client("lambda").get_function_configuration(FunctionName=name)
-    package = renewer_package(env)
-    if config.get("CodeSha256") != package.sha256:
-        raise OpsError(f"{name} holds other code than {package.path}: run inv apply --env {env.name}")
-    invocation = run_package(
-        package.path,
-        str(config["Handler"]),
-        (config.get("Environment") or {}).get("Variables", {}),
-        emulated_credentials(env),
-        event={"source": "inv"},
-        timeout=float(config.get("Timeout", 600)),
-    )
-    return invocation.payload, invocation.function_error, invocation.log
+Invoker = Callable[[Environment, str], tuple[dict[str, Any], bool, str]]
 
 
-def emulated_credentials(env: Environment) -> dict[str, str]:
-    """What Lambda gives a function (its role's keys, its region), from the environment's
-    emulator profile; with the emulator's endpoint and ACME server, which activation set."""
-    import os
-
-    from stackops.certs.certbot import ACME_CA_BUNDLE_ENV, ACME_DIRECTORY_ENV
-
-    credentials = env.session().get_credentials().get_frozen_credentials()
-    variables = {
-        "AWS_ACCESS_KEY_ID": credentials.access_key,
-        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
-        "AWS_REGION": env.region,
-        "AWS_DEFAULT_REGION": env.region,
-    }
-    if credentials.token:
-        variables["AWS_SESSION_TOKEN"] = credentials.token
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", ACME_DIRECTORY_ENV, ACME_CA_BUNDLE_ENV):
-        if os.environ.get(key):
-            variables[key] = os.environ[key]
-    return variables
-
-
-def run_renewer(env: Environment) -> dict[str, Any]:
-    """Run the function once, print its certificates and log lines; OpsError when the run failed."""
+def run_renewer(env: Environment, invoke: Invoker = invoke_in_lambda) -> dict[str, Any]:
+    """Run the function once (`invoke`: Lambda's Invoke; for the embedded AWS, stackops.cli hands
+    in the local runner), print its certificates and log lines; OpsError when the run failed."""
     from stackops.ui import Table, err, out
 
     name = renewer_name(env)
     with err.status(f"running {name}{' (locally, from its package)' if env.emulated else ''}"):
-        payload, failed, log = (run_in_emulator if env.emulated else invoke_in_lambda)(env, name)
+        payload, failed, log = invoke(env, name)
     lines = [line for line in log.splitlines() if line.strip()]
     if lines:
         out.print(f"last lines of the run's log ({min(len(lines), LOG_LINES_SHOWN)} of {len(lines)}):")

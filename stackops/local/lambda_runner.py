@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackops.errors import OpsError
+from stackops.environments import Environment
+from stackops.errors import OpsError, aws_errors
 
 RESULT_MARK = "@@lambda-result@@ "
 _BOOTSTRAP = f"""
@@ -122,3 +123,46 @@ def _under(value: str, tmp: Path) -> str:
     if value == LAMBDA_TMP or value.startswith(LAMBDA_TMP + "/"):
         return str(tmp / value.removeprefix(LAMBDA_TMP).lstrip("/"))
     return value
+
+
+def run_deployed(env: Environment, name: str) -> tuple[dict[str, Any], bool, str]:
+    """The embedded AWS: the function's package (the one built here, checked against the code the
+    emulator holds) run locally with the function's configuration."""
+    from stackops.certs.package import renewer_package
+
+    with aws_errors(f"reading the renewal function {name}", profiles=[env.profile]):
+        config = env.session().client("lambda").get_function_configuration(FunctionName=name)
+    package = renewer_package(env)
+    if config.get("CodeSha256") != package.sha256:
+        raise OpsError(f"{name} holds other code than {package.path}: run inv apply --env {env.name}")
+    invocation = run_package(
+        package.path,
+        str(config["Handler"]),
+        (config.get("Environment") or {}).get("Variables", {}),
+        emulated_credentials(env),
+        event={"source": "inv"},
+        timeout=float(config.get("Timeout", 600)),
+    )
+    return invocation.payload, invocation.function_error, invocation.log
+
+
+def emulated_credentials(env: Environment) -> dict[str, str]:
+    """What Lambda gives a function (its role's keys, its region), from the environment's
+    emulator profile; with the emulator's endpoint and ACME server, which activation set."""
+    import os
+
+    from stackops.certs.certbot import ACME_CA_BUNDLE_ENV, ACME_DIRECTORY_ENV
+
+    credentials = env.session().get_credentials().get_frozen_credentials()
+    variables = {
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        "AWS_REGION": env.region,
+        "AWS_DEFAULT_REGION": env.region,
+    }
+    if credentials.token:
+        variables["AWS_SESSION_TOKEN"] = credentials.token
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", ACME_DIRECTORY_ENV, ACME_CA_BUNDLE_ENV):
+        if os.environ.get(key):
+            variables[key] = os.environ[key]
+    return variables
