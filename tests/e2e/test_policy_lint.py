@@ -42,8 +42,9 @@ def test_every_policy_document_is_linted(each: EnvironmentPlan) -> None:
     documents = plan_documents(each.plan.raw)
     sources = {source for doc in documents for source in doc.sources}
     kinds = Counter(doc.kind for doc in documents)
-    # The roles' trust policies, the task, execution and flow log policies, the bucket policies.
-    assert kinds["trust"] == 2 and kinds["identity"] >= 4 and kinds["resource"] >= 2, kinds
+    # The roles' trust policies (ECS tasks, flow logs, the renewal function and its scheduler), the
+    # task, execution, flow log and renewal policies, the bucket policies.
+    assert kinds["trust"] == 4 and kinds["identity"] >= 6 and kinds["resource"] >= 2, kinds
     for address in each.plan.of_type("aws_iam_role"):
         assert f"{address}.assume_role_policy" in sources, address
     for address in ("data.aws_iam_policy_document.django_task", "data.aws_iam_policy_document.concept_task"):
