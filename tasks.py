@@ -272,8 +272,9 @@ def secrets(c, env=None, rotate=False, refresh=False, only=None, dry_run=False):
     help={
         "env": ENV_HELP + "; optional with --domain (the environment serving it is picked)",
         "domain": "a name to certify (repeatable); default: the environment's frontend and backend hosts",
-        "renew_within": "renew when fewer than DAYS are left (default: a third of the lifetime)",
-        "force": "issue and re-import even when the certificate is still fresh",
+        "renew_within": "renew when fewer than DAYS are left, whatever the CA's renewal window says; default:"
+        " inside the CA's window (ARI, RFC 9773), else at a third of the lifetime left",
+        "force": "issue and re-import even when the certificate is still fresh (the CA's window is not asked)",
         "email": "ACME account e-mail for expiry notices",
         "staging": "Let's Encrypt staging (untrusted certificates, generous limits) for real accounts",
         "renew_all": "renew every certificate this tool manages in the environment that needs it (cron/CI)",

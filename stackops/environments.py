@@ -24,6 +24,9 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]{0,20}$")
 # (environment keys, web identity, an instance or task role), as AWS CLI and Terraform do.
 _REQUIRED = ("stage", "region", "account_id", "master_account_id", "zone_name", "frontend_prefix",
              "backend_prefix")  # fmt: skip
+# The ACME certificate profiles Let's Encrypt offers (https://letsencrypt.org/docs/profiles/); the
+# root module's `acme_profile` variable validates the same list.
+ACME_PROFILES = ("classic", "tlsserver", "shortlived")
 
 
 def default_state_bucket(project: str, master_account_id: str) -> str:
@@ -105,6 +108,19 @@ class Environment:
     def emulated(self) -> bool:
         """True for the embedded AWS: the tooling points boto3 and Terraform at the emulator."""
         return bool(self.variables.get("emulated", False))
+
+    @property
+    def acme_profile(self) -> str | None:
+        """The tfvars' `acme_profile` (certbot's --preferred-profile); None: the CA's default profile."""
+        value = self.variables.get("acme_profile")
+        if value in (None, "", "null"):
+            return None
+        if value not in ACME_PROFILES:
+            raise OpsError(
+                f"{self.tfvars_path} sets acme_profile = {value!r}: use one of {', '.join(ACME_PROFILES)}, "
+                "or leave it out for the CA's default"
+            )
+        return str(value)
 
     @property
     def is_production(self) -> bool:
@@ -264,4 +280,6 @@ def load(name: str | None, root: Path = ROOT) -> Environment:
         for line in (folder / "variables.tfvars").read_text().splitlines()
         if PLACEHOLDER_MARK in line and "=" in line.split("#", 1)[0]
     )
-    return Environment(name=name, root=root, variables=variables, backend=backend, placeholders=placeholders)
+    env = Environment(name=name, root=root, variables=variables, backend=backend, placeholders=placeholders)
+    env.acme_profile  # noqa: B018 -- a bad value fails at load, before any command starts
+    return env

@@ -5,8 +5,10 @@ hostnames):
   a. validate the names; choose each name's hosted zone explicitly (see `choose_zone`); a name
      outside every public zone of the account, or whose zone is missing, fails before any ACME call;
   b. find the certificate this tool imported for the same names (ACM tag managed-by=stackops,
-     matched on DomainName + SubjectAlternativeNames) and decide: renew when less than a third of
-     its lifetime is left (or fewer than `--renew-within` days), skip otherwise (`--force` renews);
+     matched on DomainName + SubjectAlternativeNames) and decide: inside the CA's renewal window
+     (ACME Renewal Information, RFC 9773, asked with the certificate ACM holds), else when less
+     than a third of its lifetime is left; `--renew-within` days and `--force` win over both
+     (renewal.py says the order);
   c. run certbot certonly, DNS-01 through certbot-dns-route53, held to the chosen zones;
   d. import into ACM in the environment's region (body and chain separately), re-importing into
      the existing ARN (the ARN, and so every listener using it, is kept); tag it;
@@ -39,7 +41,7 @@ IAM permissions the certificate run needs in the environment's account (narrow):
       "Condition": {"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]}}
       (and optionally route53:ChangeResourceRecordSetsNormalizedRecordNames like "_acme-challenge.*")
   acm:ListCertificates, acm:ListTagsForCertificate, acm:DescribeCertificate, acm:ImportCertificate,
-      acm:AddTagsToCertificate
+      acm:AddTagsToCertificate, acm:GetCertificate (the public certificate, for the CA's renewal window)
   ssm:GetParameter, ssm:PutParameter on parameter/<project>/<env>/acm/*
   sts:GetCallerIdentity (the account guard)
 
@@ -53,7 +55,8 @@ What lives where (import from the modules; this file re-exports nothing):
   pem.py       split_pem_chain, certificate_names/dates, key algorithms of PEM keys
   acm.py       the certificates in ACM (tags, ManagedCert, matching, import, key-type check) and
                the SSM parameter Terraform reads (steps b, d, e)
-  renewal.py   Decision, renewal_due, decide (step b)
+  ari.py       the CA's renewal information (RFC 9773): cert_id, renewal_point, fetch
+  renewal.py   Decision, renewal_due, decide, renewal_decision (step b)
   certbot.py   the ACME server, certbot's folders, command and environment, run_certbot (step c)
   issue.py     issue, renew_all, run, print_results, find_environment_for
   command.py   `inv cert`: pick the environment, run, and apply the listeners when the published ARN is new

@@ -101,7 +101,12 @@ def pinned_zone_finder(zones: dict[str, str]) -> Callable[[Any, str], str]:
 
 
 def certbot_command(
-    names: Sequence[str], acme: AcmeServer, dirs: tuple[Path, Path, Path], *, email: str | None
+    names: Sequence[str],
+    acme: AcmeServer,
+    dirs: tuple[Path, Path, Path],
+    *,
+    email: str | None,
+    profile: str | None = None,
 ) -> list[str]:
     config_dir, work_dir, logs_dir = dirs
     command = [
@@ -114,6 +119,10 @@ def certbot_command(
         "--force-renewal", "--max-log-backups", "20",
     ]  # fmt: skip
     command += ["--email", email, "--no-eff-email"] if email else ["--register-unsafely-without-email"]
+    if profile:
+        # Preferred, not required: certbot asks for it only when the CA's directory lists it, so a CA
+        # without profiles (pebble 2.4), or one that drops this one later, still issues its default.
+        command += ["--preferred-profile", profile]
     for name in names:
         command += ["--domain", name]
     return command
@@ -160,16 +169,23 @@ def tighten_permissions(folder: Path) -> None:
 
 
 def run_certbot(
-    env: Environment, names: Sequence[str], zones: dict[str, HostedZone], acme: AcmeServer, *, email: str | None
+    env: Environment,
+    names: Sequence[str],
+    zones: dict[str, HostedZone],
+    acme: AcmeServer,
+    *,
+    email: str | None,
+    profile: str | None = None,
 ) -> Path:
-    """Obtain a certificate for `names`; return certbot's live/ folder of it."""
+    """Obtain a certificate for `names` (in the ACME `profile` when the CA offers it); return certbot's
+    live/ folder of it."""
     from stackops.ui import err
 
     dirs = certbot_dirs(env, acme)
     for folder in dirs:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     dirs[0].parent.chmod(0o700)
-    command = certbot_command(names, acme, dirs, email=email)
+    command = certbot_command(names, acme, dirs, email=email, profile=profile)
     with err.status(f"certbot: DNS-01 for {', '.join(names)} at {acme.directory_url}"):
         proc = subprocess.run(
             command,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict, Unpack
 
@@ -22,7 +22,7 @@ from stackops.certs.certbot import KEY_ALGORITHM, AcmeServer, acme_server, run_c
 from stackops.certs.metrics import publish_results
 from stackops.certs.names import normalize_names
 from stackops.certs.pem import certificate_dates, certificate_names, split_pem_chain
-from stackops.certs.renewal import decide
+from stackops.certs.renewal import lifetime_renewal, renewal_decision
 from stackops.certs.zones import delegation_checker, list_zones, zones_for
 from stackops.environments import Environment
 from stackops.errors import OpsError, Refused, aws_errors
@@ -41,6 +41,7 @@ class CertResult:
     parameter_changed: bool = False  # the SSM parameter now holds another ARN: Terraform must apply
     seconds: float | None = None  # from the start of the run to the ACM import
     reason: str = ""
+    renews: str = ""  # when it renews next: the CA's window, or the lifetime rule's date
 
 
 class IssueOptions(TypedDict, total=False):
@@ -69,7 +70,8 @@ def issue(
     """Issue, renew or skip the certificate for `domains` (default: the environment's hostnames).
 
     `acme` overrides the ACME server (default: `acme_server(env, staging=staging)`, i.e. pebble for
-    an emulated environment, where `staging` has no meaning).
+    an emulated environment, where `staging` has no meaning). The decision asks that server's
+    renewal information (RFC 9773) unless --force or --renew-within decides (see renewal.py).
     """
     started = time.monotonic()
     names = normalize_names(domains if domains is not None else env.hostnames)
@@ -86,7 +88,17 @@ def issue(
         zones = zones_for(names, list_zones(route53), env, delegation_checker(route53))
     with aws_errors("looking up the certificates this tool imported into ACM", profiles=profiles):
         existing = match_certificate(managed_certificates(acm, env), names)
-    decision = decide(existing, now or dt.datetime.now(dt.UTC), renew_within_days=renew_within_days, force=force)
+    server = acme or acme_server(env, staging=staging)
+
+    def certificate_pem() -> str:
+        assert existing is not None  # asked only for an existing certificate
+        with aws_errors("reading the certificate from ACM for the CA's renewal information", profiles=profiles):
+            return str(acm.get_certificate(CertificateArn=existing.arn)["Certificate"])
+
+    decision = renewal_decision(
+        existing, now or dt.datetime.now(dt.UTC), acme=server, certificate_pem=certificate_pem,
+        renew_within_days=renew_within_days, force=force, warn=_warn_for(names),
+    )  # fmt: skip
     parameter = parameter_name(env, names)
     publishing = f"publishing the certificate ARN in SSM ({parameter})"
     if decision.action == "skip" and existing is not None:
@@ -102,11 +114,11 @@ def issue(
             parameter,
             parameter_changed=changed,
             reason=decision.reason,
+            renews=decision.renews,
         )
     if existing is not None:
         check_key_type(existing.key_algorithm, KEY_ALGORITHM, existing.arn)  # before any ACME call
-    server = acme or acme_server(env, staging=staging)
-    live = run_certbot(env, names, zones, server, email=email)
+    live = run_certbot(env, names, zones, server, email=email, profile=env.acme_profile)
     body, chain = split_pem_chain((live / "fullchain.pem").read_text())
     issued_names = certificate_names(body)
     if set(issued_names) != set(names):
@@ -119,17 +131,34 @@ def issue(
     seconds = time.monotonic() - started
     with aws_errors(publishing, profiles=profiles):
         changed = publish_arn(ssm, parameter, arn)
+    not_before, not_after = certificate_dates(body)
+    # The new certificate's next renewal by the lifetime rule; the CA's window for it is asked next run.
+    renews = f"{lifetime_renewal(not_before, not_after, renew_within_days):%Y-%m-%d %H:%M} UTC (lifetime rule)"
     return CertResult(
         names,
         RENEWED if existing else ISSUED,
         arn,
-        certificate_dates(body)[1],
+        not_after,
         parameter,
         arn_new=existing is None,
         parameter_changed=changed,
         seconds=seconds,
         reason=decision.reason,
+        renews=renews,
     )
+
+
+def _warn_for(names: Sequence[str]) -> Callable[[str], None]:
+    """One stderr line per unusable CA answer, naming the certificate."""
+
+    def warn(message: str) -> None:
+        from rich.markup import escape
+
+        from stackops.ui import err
+
+        err.print(f"[yellow]warning: {escape(', '.join(names))}: {escape(message)}[/]", soft_wrap=True)
+
+    return warn
 
 
 def renew_all(env: Environment, **options: Unpack[IssueOptions]) -> list[CertResult]:
@@ -158,11 +187,11 @@ def print_results(results: Sequence[CertResult]) -> None:
     from stackops.ui import Table, out
 
     table = Table(title="Certificates")
-    for column in ("Names", "Action", "Not after", "Why"):
+    for column in ("Names", "Action", "Not after", "Renews", "Why"):
         table.add_column(column, overflow="fold")
     for row in results:
         not_after = f"{row.not_after:%Y-%m-%d %H:%M} UTC" if row.not_after else "-"
-        table.add_row("\n".join(row.names), row.action, not_after, row.reason)
+        table.add_row("\n".join(row.names), row.action, not_after, row.renews or "-", row.reason)
     out.print(table)
     for row in results:
         if row.arn:

@@ -5,6 +5,7 @@
   aws/           the emulated AWS server: moto's server plus narrow, documented fixes (its own
                  process, `python -m stackops.local.aws`)
   pebble.py      the local ACME server (Debian's pebble) with a CA made at start-up
+  acme_front.py  the renewal information pebble 2.4 lacks (RFC 9773): its directory plus renewalInfo
   dns_bridge.py  the DNS server pebble validates DNS-01 through, answering from the emulated Route53
   processes.py   checks and stops of the detached processes above
   up.py          `inv up`: the embedded default from nothing to a deployed stack

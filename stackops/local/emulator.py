@@ -361,7 +361,9 @@ def start(state_dir: Path | None = None, port: int | None = None, *, acme: bool 
         write_profiles(state_dir, env)
         _write_record(state_dir, record)
         pids = record["pids"]
+        # The renewal-information front is pebble's own record (processes.json), not emulator.json's.
         acme_running = all(_alive(pids.get(name), MARKERS[name]) for name in ("pebble", "dns"))
+        acme_running = acme_running and pebble.front_running(state_dir)
         if acme and not acme_running:
             # pebble and its DNS bridge need the emulator's Route53.
 

@@ -1,4 +1,5 @@
-"""End to end, offline: pebble + DNS bridge + certbot + certbot-dns-route53 + moto's Route53/ACM/SSM.
+"""End to end, offline: pebble + its renewal-information front + DNS bridge + certbot +
+certbot-dns-route53 + moto's Route53/ACM/SSM.
 
 One moto server and one local ACME server per module; each test builds on nothing another test
 left behind (they may run in any order or on different xdist workers).
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from stackops import environments
+from stackops.certs import ari
 from stackops.certs.acm import ACM_KEY_TYPES, _as_datetime
 from stackops.certs.certbot import (
     ACME_CA_BUNDLE_ENV,
@@ -29,12 +31,13 @@ from stackops.certs.certbot import (
     certbot_dirs,
     certbot_environment,
 )
-from stackops.certs.issue import ISSUED, RENEWED, SKIPPED, renew_all, run
+from stackops.certs.issue import ISSUED, RENEWED, SKIPPED, issue, renew_all, run
 from stackops.certs.names import cert_name
 from stackops.certs.pem import certificate_dates, certificate_names, normalize_key_algorithm
+from stackops.certs.renewal import format_window
 from stackops.certs.zones import HostedZone, delegation_checker, list_zones, zones_for
 from stackops.errors import OpsError
-from stackops.local import pebble, processes
+from stackops.local import acme_front, pebble, processes
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +123,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         finally:
             pebble.stop(local_dir)
             server.stop()
-    for key in ("pebble_pid", "dns_pid"):
+    for key in ("pebble_pid", "dns_pid", "front_pid"):
         assert processes.exited(info[key]), f"{key} {info[key]} still running after stop()"
 
 
@@ -195,6 +198,65 @@ def test_issue_skip_force_and_publish(stack: Stack, capsys: pytest.CaptureFixtur
     assert all_renewed.action == RENEWED and all_renewed.arn == first.arn
     (all_skipped,) = renew_all(stack.env)
     assert all_skipped.action == SKIPPED
+
+
+def test_renewal_follows_the_cas_window(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CA's renewal information (the front beside pebble) decides; without a usable one, the lifetime rule."""
+    names = ["ari.exii.test"]
+    (issued,) = run(stack.env, names)
+    assert issued.action == ISSUED and issued.renews.endswith("UTC (lifetime rule)")
+    pem = stack.client("acm").get_certificate(CertificateArn=issued.arn)["Certificate"]
+    serial = _describe(stack, issued.arn)["Serial"]
+    now = dt.datetime.now(dt.UTC)
+    capsys.readouterr()
+    try:
+        # no window for it (404): the lifetime rule skips the young certificate, asked by its certID
+        pebble.set_renewal_info(stack.local_dir, mode="none")
+        t0 = time.monotonic()
+        (unknown,) = run(stack.env, names)
+        skip_seconds = time.monotonic() - t0
+        assert unknown.action == SKIPPED and unknown.reason.endswith("; the CA has no renewal window for it")
+        log = (stack.local_dir / "pebble" / acme_front.LOG).read_text()
+        assert f"GET /renewal-info/{ari.cert_id(pem)} -> 404 (none)" in log
+
+        # the window is ahead: skipped, and the table says when
+        ahead = (now + dt.timedelta(days=20), now + dt.timedelta(days=21))
+        pebble.set_renewal_info(stack.local_dir, ahead)
+        (waiting,) = run(stack.env, names)
+        assert waiting.action == SKIPPED and "is ahead" in waiting.reason
+        assert f"{format_window(*ahead)} (the CA's window)" in capsys.readouterr().out
+
+        # the window has opened (wholly past): the young certificate renews now, in place; the
+        # preferred profile is one pebble 2.4 does not offer, so certbot asks for none and it issues
+        pebble.set_renewal_info(stack.local_dir, (now - dt.timedelta(hours=2), now - dt.timedelta(minutes=1)))
+        profiled = dataclasses.replace(stack.env, variables={**stack.env.variables, "acme_profile": "tlsserver"})
+        (renewed,) = run(profiled, names)
+        assert renewed.action == RENEWED and renewed.arn == issued.arn and "has passed" in renewed.reason
+        assert _describe(stack, issued.arn)["Serial"] != serial
+
+        # an answer that cannot be used: one warning line naming it, then the lifetime rule (skip)
+        for mode, status, said in [("malformed", None, "HTTP 200 with no renewal window"),
+                                   ("unreachable", None, "the CA did not answer"),
+                                   ("unreachable", 503, "the CA answered HTTP 503")]:  # fmt: skip
+            pebble.set_renewal_info(stack.local_dir, mode=mode, status=status)
+            (fallback,) = run(stack.env, names)
+            warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+            assert fallback.action == SKIPPED and fallback.reason.endswith("the CA's renewal window unusable")
+            assert len(warnings) == 1 and said in warnings[0] and warnings[0].startswith("warning: ari.exii.test")
+        everything = renew_all(stack.env)  # --renew-all: the same path for every managed certificate
+        assert everything and all(r.action == SKIPPED for r in everything)
+        warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+        assert len(warned) == len(everything)  # one line per certificate, none failed
+
+        # pebble's own directory, with no renewalInfo: the lifetime rule, and nothing to warn about
+        plain = AcmeServer(stack.acme_info["pebble_directory_url"], stack.acme_info["ca_bundle"])
+        unsupported = issue(stack.env, names, acme=plain)
+        assert unsupported.action == SKIPPED and unsupported.reason.endswith("a third of its 90-day lifetime")
+        assert "warning" not in capsys.readouterr().err
+    finally:
+        pebble.set_renewal_info(stack.local_dir, mode="none")
+    with capsys.disabled():
+        print(f"\n[measure] a skip that asked the CA's renewal information: {skip_seconds:.2f} s")
 
 
 @pytest.mark.parametrize(
@@ -278,7 +340,7 @@ def test_overlapping_zones_follow_delegation(stack: Stack) -> None:
 
 def test_stop_leaves_no_process(stack: Stack, tmp_path: Path) -> None:
     info = pebble.start(tmp_path, stack.environ, stack.env.profile, stack.env.region)
-    pids = [info["pebble_pid"], info["dns_pid"]]
+    pids = [info["pebble_pid"], info["dns_pid"], info["front_pid"]]
     assert all(not processes.exited(pid) for pid in pids)
     pebble.stop(tmp_path)
     assert all(processes.exited(pid) for pid in pids)
