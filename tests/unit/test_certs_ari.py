@@ -192,7 +192,12 @@ def test_fetch_without_renewal_info_or_directory(front: Front, monkeypatch: pyte
 
 
 # -- the table ------------------------------------------------------------------------------------
-def test_the_table_shows_when_each_certificate_renews(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_table_shows_when_each_certificate_renews(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stackops import ui
+
+    monkeypatch.setattr(ui.out, "width", 200)  # another test may have left the console at 80 columns
     rows = [
         CertResult(("a.exii.test",), "skipped", "arn:a", NOW, reason="why", renews="2026-12-01 10:00 to 12:00 UTC"),
         CertResult(("b.exii.test",), "renewed", "arn:b", NOW, reason="why", renews="2027-01-30 11:00 UTC"),
