@@ -119,6 +119,7 @@ def renew(variables: Mapping[str, str]) -> dict[str, Any]:
                 "names": list(r.names),
                 "action": r.action,
                 "not_after": r.not_after.isoformat() if r.not_after else None,
+                "renews": r.renews,
                 "reason": r.reason,
             }
             for r in results

@@ -72,9 +72,10 @@ def run_renewer(env: Environment, invoke: Invoker = invoke_in_lambda) -> dict[st
         kind = payload.get("errorType", "error")
         raise OpsError(f"{name} failed ({kind}): {payload.get('errorMessage', payload)}")
     table = Table(title=f"{name}: certificates")
-    for column in ("Names", "Action", "Not after", "Why"):
+    for column in ("Names", "Action", "Not after", "Renews", "Why"):
         table.add_column(column, overflow="fold")
     for row in payload.get("certificates", []):
-        table.add_row("\n".join(row["names"]), row["action"], row.get("not_after") or "-", row.get("reason", ""))
+        names, not_after = "\n".join(row["names"]), row.get("not_after") or "-"
+        table.add_row(names, row["action"], not_after, row.get("renews", ""), row.get("reason", ""))
     out.print(table)
     return payload
