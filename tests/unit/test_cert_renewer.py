@@ -138,3 +138,45 @@ def test_days_remaining_is_published_for_the_environments_certificate_only(monke
         assert metrics == [
             {"Namespace": NAMESPACE, "MetricName": METRIC, "Dimensions": [{"Name": "Environment", "Value": "local"}]}
         ]
+
+
+def test_cert_renewer_invokes_the_function_and_reports_its_failure(monkeypatch, capsys):
+    import base64
+    import io
+
+    from botocore.stub import Stubber
+
+    from stackops import environments
+    from stackops.certs import renewer_command
+    from stackops.errors import OpsError
+
+    env = environments.load("dev")
+    client = boto3.client("lambda", region_name="eu-west-2", aws_access_key_id="x", aws_secret_access_key="x")  # noqa: S106
+    stub = Stubber(client)
+    log = base64.b64encode(b"START\ncertbot could not obtain a certificate\nEND\n").decode()
+    failure = {"errorType": "RenewalFailed", "errorMessage": "api.exii.dev: certbot could not obtain a certificate"}
+    expected = {"FunctionName": "exii-dev-cert-renewer", "InvocationType": "RequestResponse", "LogType": "Tail",
+                "Payload": b'{"source": "inv"}'}  # fmt: skip
+    answer = {"StatusCode": 200, "FunctionError": "Unhandled", "LogResult": log,
+              "Payload": io.BytesIO(json.dumps(failure).encode())}  # fmt: skip
+    stub.add_response("invoke", answer, expected)
+    monkeypatch.setattr(
+        type(env), "session", lambda self, master=False: type("S", (), {"client": lambda *a, **k: client})()
+    )
+    monkeypatch.setattr(renewer_command, "renewer_name", lambda env: "exii-dev-cert-renewer")
+    with (
+        stub,
+        pytest.raises(OpsError, match=r"exii-dev-cert-renewer failed \(RenewalFailed\): api\.exii\.dev: certbot"),
+    ):
+        renewer_command.run_renewer(env)
+    assert "certbot could not obtain a certificate" in capsys.readouterr().out  # the log's lines are shown
+
+
+def test_cert_renewer_without_a_deployed_function_names_the_fix(monkeypatch):
+    from stackops import environments
+    from stackops.certs import renewer_command
+    from stackops.errors import OpsError
+
+    monkeypatch.setattr(renewer_command, "read_state", lambda env: {"outputs": {}})
+    with pytest.raises(OpsError, match="dev has no renewal function yet: run inv apply --env dev"):
+        renewer_command.renewer_name(environments.load("dev"))
