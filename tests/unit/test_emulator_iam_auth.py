@@ -28,6 +28,7 @@ ADMIN = iam_auth.Admin("AKIAEMULATEDEXII0000", "emulated-secret", "exii-emulated
 @pytest.fixture
 def moto_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from moto import settings
+    from moto.cloudwatch.responses import CloudWatchResponse
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
     from moto.s3 import responses
@@ -36,6 +37,13 @@ def moto_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
     monkeypatch.setattr(IAMPolicyStatement, "_check_element_matches", IAMPolicyStatement._check_element_matches)
     monkeypatch.setattr(IAMRequestBase, "_create_aws_request", IAMRequestBase._create_aws_request)
+    monkeypatch.setattr(IAMPolicyStatement, "_check_conditions", IAMPolicyStatement._check_conditions)
+    monkeypatch.setattr(IAMRequestBase, "__init__", IAMRequestBase.__init__)
+    monkeypatch.setattr(
+        CloudWatchResponse,
+        "_authenticate_and_authorize_normal_action",
+        CloudWatchResponse._authenticate_and_authorize_normal_action,
+    )
     table = copy.deepcopy(responses.ACTION_MAP)
     yield
     responses.ACTION_MAP.clear()
@@ -170,3 +178,33 @@ def test_signed_route53_requests_are_authorised(moto_restored: None, fixed: bool
         _denied(lambda: route53.list_resource_record_sets(HostedZoneId=zone))  # not granted: still refused
     else:
         _denied(route53.list_hosted_zones)  # granted, yet refused: the signature did not match
+
+
+def _metric_policy() -> dict[str, Any]:
+    statement = {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+                 "Condition": {"StringEquals": {"cloudwatch:namespace": "Stackops/Certificates"}}}  # fmt: skip
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def _put(session: boto3.Session, namespace: str) -> None:
+    session.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "M", "Value": 1.0}])
+
+
+@mock_aws
+def test_put_metric_data_is_held_to_its_namespace_condition(moto_restored: None) -> None:
+    iam_auth.install()
+    session = _user_session(_metric_policy())
+    iam_auth.enable()
+    _put(session, "Stackops/Certificates")
+    assert "cloudwatch:PutMetricData" in _denied(lambda: _put(session, "Other/Namespace"))
+    assert iam_auth.request_conditions("cloudwatch", "PutMetricData", "N") == {"cloudwatch:namespace": "N"}
+    assert iam_auth.request_conditions("cloudwatch", "GetMetricData", "N") == {}
+
+
+@mock_aws
+def test_without_the_fix_moto_denies_a_namespace_condition(moto_restored: None) -> None:
+    """Why the fix exists: moto names the action monitoring:PutMetricData, gives the condition no
+    value, and counts the unmet Allow as a Deny."""
+    session = _user_session(_metric_policy())
+    iam_auth.enable()
+    assert "monitoring:PutMetricData" in _denied(lambda: _put(session, "Stackops/Certificates"))

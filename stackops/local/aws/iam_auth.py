@@ -32,6 +32,14 @@ sub-resources it does not list (`?encryption`, `?replication`, `?object-lock`,
 `?ownershipControls`, `?requestPayment`, and `?publicAccessBlock`, which it spells
 `public_access_block`) all fell back to `s3:ListBucket`. `install` adds IAM's names for those.
 
+moto evaluates a statement's Condition against the values the request carries, and hands it none
+but STS's ExternalId; an Allow whose condition is then unmet even counts as an explicit Deny. So
+a least-privilege `cloudwatch:PutMetricData` (no resource type; AWS documents holding it to a
+namespace with `cloudwatch:namespace`) was refused. `install` gives the condition the request's
+`Namespace`, as AWS does; no other condition key is supplied. moto also named CloudWatch's
+actions after its signing name (`monitoring:PutMetricData`), which no IAM policy can grant;
+`install` names them `cloudwatch:...`, as IAM does.
+
 moto refused every signed Route53 request without a body (SignatureDoesNotMatch): its Route53
 responses hand the request headers over as the request's data, and the signature check signs
 that data when the body is empty. `install` makes it sign the empty body, as the client did.
@@ -39,6 +47,7 @@ that data when the body is empty. `install` makes it sign the empty body, as the
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -179,3 +188,52 @@ def install() -> None:
             self._data = data
 
     IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
+    _install_request_conditions()
+
+
+# The condition values of the request being authorised (set around moto's check, read by it).
+_REQUEST_CONDITIONS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("conditions", default=None)
+
+
+def request_conditions(service: str, action: str, namespace: str | None) -> dict[str, str]:
+    """The condition keys AWS sets for this request that the fix supplies: cloudwatch:namespace."""
+    if service == "cloudwatch" and action == "PutMetricData" and namespace:
+        return {"cloudwatch:namespace": namespace}
+    return {}
+
+
+# Services whose SigV4 signing name (what moto builds the action from) is not their IAM prefix.
+IAM_PREFIXES = {"monitoring": "cloudwatch"}
+
+
+def _install_request_conditions() -> None:
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
+
+    original_init = IAMRequestBase.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        prefix = IAM_PREFIXES.get(self._service)
+        if prefix:
+            self._action = prefix + self._action[len(self._service) :]
+
+    IAMRequestBase.__init__ = init  # type: ignore[method-assign]
+
+    original_check = IAMPolicyStatement._check_conditions
+
+    def check_conditions(self: Any, incoming: dict[str, str] | None) -> bool:
+        return bool(original_check(self, {**(_REQUEST_CONDITIONS.get() or {}), **(incoming or {})}))
+
+    IAMPolicyStatement._check_conditions = check_conditions  # type: ignore[method-assign]
+    original_authorize = CloudWatchResponse._authenticate_and_authorize_normal_action
+
+    def authorize(self: Any, resource: str = "*") -> None:
+        values = request_conditions("cloudwatch", self._get_action(), self._get_param("Namespace"))
+        token = _REQUEST_CONDITIONS.set(values)
+        try:
+            original_authorize(self, resource)
+        finally:
+            _REQUEST_CONDITIONS.reset(token)
+
+    CloudWatchResponse._authenticate_and_authorize_normal_action = authorize  # type: ignore[method-assign]
