@@ -106,9 +106,8 @@ variable "certificate_arn" {
 }
 
 variable "cert_renewer_package" {
-  description = "The renewal function's package: `inv` builds it here before every plan (stackops/certs/package.py)."
+  description = "The renewal function's package, from the root: `inv` builds it before every plan and passes its path (stackops/certs/package.py renewer_package)."
   type        = string
-  default     = "build/cert-renewer.zip"
 }
 
 variable "acme_profile" {

@@ -93,7 +93,6 @@ data "aws_iam_policy_document" "function" {
       "acm:DescribeCertificate",
       "acm:GetCertificate",
       "acm:ImportCertificate",
-      "acm:AddTagsToCertificate",
     ]
     resources = ["arn:${local.partition}:acm:${local.region}:${local.account}:certificate/*"]
     dynamic "condition" {
@@ -103,6 +102,32 @@ data "aws_iam_policy_document" "function" {
         variable = condition.value.key
         values   = [condition.value.value]
       }
+    }
+  }
+
+  # Re-tagging after a re-import (stackops/certs/acm.py import_certificate): only the tool's own
+  # tag keys, and the environment tag keeps its value, so no certificate moves to another environment.
+  statement {
+    sid       = "RetagTaggedCertificates"
+    actions   = ["acm:AddTagsToCertificate"]
+    resources = ["arn:${local.partition}:acm:${local.region}:${local.account}:certificate/*"]
+    dynamic "condition" {
+      for_each = local.tag_conditions
+      content {
+        test     = "StringEquals"
+        variable = condition.value.key
+        values   = [condition.value.value]
+      }
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = concat(keys(var.managed_tags), ["Name"])
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${var.environment_tag}"
+      values   = [var.managed_tags[var.environment_tag]]
     }
   }
 
@@ -167,7 +192,7 @@ resource "aws_cloudwatch_log_group" "this" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:the function calls only AWS APIs and the ACME server over HTTPS; a VPC would need a NAT for both
-  #checkov:skip=CKV_AWS_116:the scheduler retries a failed run and the errors alarm reports it; a dead-letter queue would hold nothing to replay
+  #checkov:skip=CKV_AWS_116:a failed run raises the errors alarm and the next day's run retries; a dead-letter queue would hold nothing to replay
   #checkov:skip=CKV_AWS_173:its environment variables hold no secret (the ACME key is in Secrets Manager)
   #checkov:skip=CKV_AWS_272:code signing needs a signing profile; the package is built and hashed by the tool (source_code_hash)
   #checkov:skip=CKV_AWS_115:one daily run; a reserved concurrency would take from the account's unreserved pool (AWS refuses below 10)
@@ -196,6 +221,14 @@ resource "aws_lambda_function" "this" {
   # retention), which must exist with the role's policy before the first run writes to it.
   # (No logging_config block: the emulator does not keep it, and the default is this group.)
   depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.function]
+}
+
+# Lambda retries a failed asynchronous run twice by default (after 1 and 2 minutes): three
+# failed ACME orders a day count against the CA's failed-validation limit and say nothing new.
+# A failed run raises the errors alarm and the next day's run tries again.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  function_name          = aws_lambda_function.this.function_name
+  maximum_retry_attempts = 0
 }
 
 # -- the schedule ------------------------------------------------------------------------------------
@@ -235,6 +268,7 @@ resource "aws_iam_role_policy" "scheduler" {
 }
 
 resource "aws_scheduler_schedule" "this" {
+  #checkov:skip=CKV_AWS_297:the schedule's input is {"source": "schedule"}, nothing to encrypt with a key of our own
   name                = var.name
   description         = "Runs ${var.name} daily"
   schedule_expression = var.schedule_expression
@@ -245,6 +279,7 @@ resource "aws_scheduler_schedule" "this" {
     maximum_window_in_minutes = 60
   }
 
+  # Scheduler's retries cover a run it could not hand to Lambda; a run that fails is Lambda's (above).
   target {
     arn      = aws_lambda_function.this.arn
     role_arn = aws_iam_role.scheduler.arn

@@ -60,6 +60,12 @@ variable "managed_tags" {
   type        = map(string)
 }
 
+variable "environment_tag" {
+  description = "The key of managed_tags naming the environment (a re-tag may not change its value)."
+  type        = string
+  default     = "stackops:environment"
+}
+
 variable "metric_namespace" {
   description = "CloudWatch namespace the function publishes DaysRemaining in (the only one it may write)."
   type        = string

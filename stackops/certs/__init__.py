@@ -37,13 +37,16 @@ IAM permissions the certificate run needs in the environment's account (narrow):
   route53:ListHostedZones                      (zone choice; the plugin)
   route53:ListResourceRecordSets               (delegation check, only when zones overlap)
   route53:GetChange                            (the plugin waits for INSYNC)
-  route53:ChangeResourceRecordSets on arn:aws:route53:::hostedzone/<zone id> only, with
-      "Condition": {"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]}}
-      (and optionally route53:ChangeResourceRecordSetsNormalizedRecordNames like "_acme-challenge.*")
+  route53:ChangeResourceRecordSets on arn:aws:route53:::hostedzone/<zone id> only, held by the
+      condition keys ChangeResourceRecordSetsRecordTypes (TXT), ...NormalizedRecordNames
+      (_acme-challenge.*) and ...Actions (UPSERT, DELETE): see modules/cert-renewer
   acm:ListCertificates, acm:ListTagsForCertificate, acm:DescribeCertificate, acm:ImportCertificate,
       acm:AddTagsToCertificate, acm:GetCertificate (the public certificate, for the CA's renewal window)
   ssm:GetParameter, ssm:PutParameter on parameter/<project>/<env>/acm/*
+  cloudwatch:PutMetricData, held to the Stackops/Certificates namespace (DaysRemaining, metrics.py)
   sts:GetCallerIdentity (the account guard)
+The renewal function's role (modules/cert-renewer) is the same, narrowed to the tool's tagged
+certificates and the environment's zone; operator-policies/cert.json is the operator's.
 
 Files: certbot's config, work and logs folders live under `env.state_dir / "certbot"`
 (git-ignored), one config folder per ACME server; after each run every file in it is made 0600
@@ -60,5 +63,9 @@ What lives where (import from the modules; this file re-exports nothing):
   certbot.py   the ACME server, certbot's folders, command and environment, run_certbot (step c)
   issue.py     issue, renew_all, run, print_results, find_environment_for
   command.py   `inv cert`: pick the environment, run, and apply the listeners when the published ARN is new
+  metrics.py   DaysRemaining, published after every check of the environment's certificate
+  renewer.py   the renewal function (AWS Lambda): its environment, the ACME account in Secrets Manager
+  renewer_command.py  `inv cert.renewer`: invoke the deployed function, show its result and log
+  package.py   the function's deployment package (reproducible zip of pinned wheels)
   __main__.py  `python -m stackops.certs certbot ARGS...`: certbot with the Route53 zones pinned
 """

@@ -107,7 +107,10 @@ def fetch(acme: AcmeServer, cert_pem: str, *, timeout: int = TIMEOUT) -> Renewal
         base = str(directory["renewalInfo"])
     except KeyError:
         return RenewalInfo(UNSUPPORTED, url=acme.directory_url)
-    identity = cert_id(cert_pem)
+    try:
+        identity = cert_id(cert_pem)
+    except ValueError as exc:  # no Authority Key Identifier, or not a certificate (x509's errors are ValueErrors)
+        return RenewalInfo(FAILED, detail=f"the certificate has no ARI identity: {_one_line(exc)}", url=base)
     url = f"{base.rstrip('/')}/{identity}"
     try:
         response = net.session.get(url, verify=net.verify_ssl, timeout=timeout, headers={"User-Agent": USER_AGENT})

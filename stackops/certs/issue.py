@@ -161,11 +161,13 @@ def _warn_for(names: Sequence[str]) -> Callable[[str], None]:
     return warn
 
 
-def renew_all(env: Environment, **options: Unpack[IssueOptions]) -> list[CertResult]:
+def renew_all(env: Environment, *, zone_only: bool = False, **options: Unpack[IssueOptions]) -> list[CertResult]:
     """Renew each certificate this tool manages in the environment's account that needs it.
 
     `options` are `issue`'s (renew_within_days, force, email, staging, acme, now). A failure is
-    recorded (action "failed") and the others still run; `run` raises at the end.
+    recorded (action "failed") and the others still run; `run` raises at the end. `zone_only`
+    (the renewal function, whose role writes challenge records in the environment's zone only)
+    skips a certificate with a name outside that zone, saying so.
     """
     from stackops.guard import check_accounts
 
@@ -174,6 +176,11 @@ def renew_all(env: Environment, **options: Unpack[IssueOptions]) -> list[CertRes
     with aws_errors("looking up the certificates this tool imported into ACM", profiles=[env.profile]):
         certificates = managed_certificates(env.session().client("acm"), env)
     for cert in certificates:
+        outside = [n for n in cert.names if n != env.zone_name and not n.endswith("." + env.zone_name)]
+        if zone_only and outside:
+            reason = f"{', '.join(outside)} outside {env.zone_name}, the only zone the function may write"
+            results.append(CertResult(cert.names, SKIPPED, cert.arn, cert.not_after, reason=reason))
+            continue
         try:
             results.append(issue(env, cert.names, check_account=False, **options))
         except OpsError as exc:
@@ -225,7 +232,12 @@ def run(
     else:
         results = [issue(env, domains or None, **options)]
     print_results(results)
-    publish_results(env, results)
+    try:
+        publish_results(env, results)
+    except OpsError as exc:  # the certificate is renewed and published: a lost datapoint must not undo that
+        from stackops.ui import err
+
+        err.print(f"warning: {exc}", style="yellow", soft_wrap=True, markup=False)
     failed = [r for r in results if r.action == FAILED]
     if failed:
         raise OpsError("; ".join(f"{', '.join(r.names)}: {r.reason}" for r in failed))

@@ -49,6 +49,7 @@ def publish_results(env: Environment, results: Sequence[Any], now: dt.datetime |
     covering = [r for r in results if r.not_after is not None and wanted <= set(r.names)]
     if not covering:
         return None
+    newest = max(covering, key=lambda r: r.not_after)  # several may cover the hostnames: the one renewed last
     with aws_errors("publishing the certificate's days left to CloudWatch", profiles=[env.profile]):
         cloudwatch = env.session().client("cloudwatch")
-        return publish_days_remaining(cloudwatch, env, covering[0].not_after, now or dt.datetime.now(dt.UTC))
+        return publish_days_remaining(cloudwatch, env, newest.not_after, now or dt.datetime.now(dt.UTC))

@@ -1,7 +1,8 @@
 """The renewal function's deployment package: one reproducible .zip for the certificate-renewal Lambda.
 
-`build_package()` writes `build/cert-renewer.zip` (and a stamp beside it) and returns its path, its
-base64 SHA-256 (what Terraform's `filebase64sha256` and Lambda's CodeSha256 give) and its size:
+`build_package()` writes `build/cert-renewer.zip` by default (`renewer_package(env)`, what `inv`
+uses, writes `build/cert-renewer-py<version>.zip` per target Python), with a stamp beside it, and
+returns its path, its base64 SHA-256 (what Terraform's `filebase64sha256` and Lambda's CodeSha256 give) and its size:
 
 - third-party code: the distributions the function imports (certbot, certbot-dns-route53, acme, boto3,
   python-hcl2, rich, and everything they require for the target, by their installed metadata), with

@@ -78,7 +78,13 @@ def restore_account(secrets: Any, secret_id: str, folder: Path) -> dict[str, str
         value = secrets.get_secret_value(SecretId=secret_id)["SecretString"]
     except secrets.exceptions.ResourceNotFoundException:  # created empty by Terraform: no run saved one yet
         return {}
-    files = json.loads(value) if value else {}
+    try:
+        files = json.loads(value) if value else {}
+    except ValueError:
+        files = None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise RenewalFailed(f"the ACME account secret {secret_id} does not hold certbot's accounts folder: "
+                            "delete its value and the next run registers a new account")  # fmt: skip
     write_tree(folder, files)
     return dict(files)
 
@@ -97,6 +103,7 @@ def renew(variables: Mapping[str, str]) -> dict[str, Any]:
     from stackops.certs.certbot import acme_server
     from stackops.certs.issue import FAILED, print_results, renew_all
     from stackops.certs.metrics import publish_results
+    from stackops.errors import OpsError
 
     env = environment_from(variables)
     staging = bool(env.variables.get("acme_staging", False))
@@ -106,11 +113,18 @@ def renew(variables: Mapping[str, str]) -> dict[str, Any]:
     folder = accounts_folder(env, acme)
     restored = restore_account(secrets, secret_id, folder) if secret_id else {}
     try:
-        results = renew_all(env, staging=staging, acme=acme)
-    finally:  # an account registered before a failure is still worth keeping
-        saved = save_account(secrets, secret_id, folder, restored) if secret_id else False
+        results = renew_all(env, staging=staging, acme=acme, zone_only=True)
+    except BaseException:
+        _save_after_failure(secrets, secret_id, folder, restored)
+        raise
+    # An account registered by a run that failed is still worth keeping: the results say why it failed.
+    saved = save_account(secrets, secret_id, folder, restored) if secret_id else False
     print_results(results)
-    publish_results(env, results)
+    try:
+        publish_results(env, results)
+        unpublished = None
+    except OpsError as exc:  # raised after the report: a lost datapoint must not hide the renewals' results
+        unpublished = str(exc)
     report = {
         "environment": env.name,
         "account_saved": saved,
@@ -129,7 +143,19 @@ def renew(variables: Mapping[str, str]) -> dict[str, Any]:
     failed = [r for r in results if r.action == FAILED]
     if failed:
         raise RenewalFailed("; ".join(f"{', '.join(r.names)}: {r.reason}" for r in failed))
+    if unpublished:  # the days-remaining alarm would go blind: the errors alarm says so instead
+        raise RenewalFailed(unpublished)
     return report
+
+
+def _save_after_failure(secrets: Any, secret_id: str, folder: Path, restored: Mapping[str, str]) -> None:
+    """Keep an account certbot registered before the run broke, without hiding why it broke."""
+    if not secret_id:
+        return
+    try:
+        save_account(secrets, secret_id, folder, restored)
+    except Exception as exc:  # the run's own error is the one raised
+        print(f"warning: the ACME account could not be saved: {type(exc).__name__}: {exc}")
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

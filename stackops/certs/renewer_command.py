@@ -16,7 +16,6 @@ from typing import Any
 
 from stackops.environments import Environment
 from stackops.errors import OpsError, aws_errors
-from stackops.state_object import outputs_of, read_state
 
 # Longer than the function's timeout (modules/cert-renewer: 600 s): a read timeout must not
 # retry an Invoke, which would run the renewal twice.
@@ -25,16 +24,13 @@ LOG_LINES_SHOWN = 40
 
 
 def renewer_name(env: Environment) -> str:
-    """The function's name, from the stack's `cert_renewer` output."""
-    state = read_state(env)
-    if state is None:
-        from stackops.stack import current_state, stack
+    """The function's name: renewal.tf names it `<project>-<env>-cert-renewer` (the stack's
+    `cert_renewer` output says the same; not read, so this needs no access to the state account)."""
+    return f"{env.project}-{env.name}-cert-renewer"
 
-        state = current_state(env, stack(env))
-    renewer = outputs_of(state).get("cert_renewer") or {}
-    if not renewer.get("function_name"):
-        raise OpsError(f"{env.name} has no renewal function yet: run inv apply --env {env.name}")
-    return str(renewer["function_name"])
+
+def not_deployed(env: Environment, name: str) -> OpsError:
+    return OpsError(f"{env.name} has no renewal function {name} yet: run inv apply --env {env.name}")
 
 
 def invoke_in_lambda(env: Environment, name: str) -> tuple[dict[str, Any], bool, str]:
@@ -44,9 +40,12 @@ def invoke_in_lambda(env: Environment, name: str) -> tuple[dict[str, Any], bool,
     config = Config(read_timeout=INVOKE_READ_TIMEOUT, retries={"total_max_attempts": 1})
     client = env.session().client("lambda", config=config)
     with aws_errors(f"invoking the renewal function {name}", profiles=[env.profile]):
-        answer = client.invoke(
-            FunctionName=name, InvocationType="RequestResponse", LogType="Tail", Payload=b'{"source": "inv"}'
-        )
+        try:
+            answer = client.invoke(
+                FunctionName=name, InvocationType="RequestResponse", LogType="Tail", Payload=b'{"source": "inv"}'
+            )
+        except client.exceptions.ResourceNotFoundException:
+            raise not_deployed(env, name) from None
     payload = json.loads(answer["Payload"].read() or b"null") or {}
     log = base64.b64decode(answer.get("LogResult", "")).decode(errors="replace")
     return payload, "FunctionError" in answer, log

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import venv
@@ -34,8 +35,12 @@ from stackops.environments import Environment
 from stackops.errors import OpsError, aws_errors
 
 RESULT_MARK = "@@lambda-result@@ "
+# Lambda's runtime puts the task folder first on sys.path itself (its PYTHONPATH names only the
+# runtime's own folder, /var/runtime): a child process (certbot) finds the package through its
+# working directory, the task folder, as it must in Lambda.
 _BOOTSTRAP = f"""
-import importlib, json, sys
+import importlib, json, os, sys
+sys.path.insert(0, os.getcwd())
 module, _, name = sys.argv[1].rpartition(".")
 try:
     result = getattr(importlib.import_module(module), name)(json.loads(sys.argv[2]), None)
@@ -73,12 +78,13 @@ def run_package(
     """Run `handler` of the zip `package` once with `event`; the log is its stdout and stderr."""
     with tempfile.TemporaryDirectory(prefix="lambda-") as scratch:
         root = Path(scratch)
-        task, runtime, tmp = root / "task", root / "runtime", root / "tmp"
+        task, runtime, tmp, runtime_dir = root / "task", root / "runtime", root / "tmp", root / "var-runtime"
         with zipfile.ZipFile(package) as archive:
             archive.extractall(task)
         _read_only(task)
         venv.EnvBuilder(with_pip=False, symlinks=True).create(runtime)
         tmp.mkdir(mode=0o700)
+        runtime_dir.mkdir()
         environment = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -86,33 +92,34 @@ def run_package(
             "HOME": str(tmp),
             **{k: _under(v, tmp) for k, v in function_environment.items()},
             **aws_environment,
-            "PYTHONPATH": str(task),
+            "PYTHONPATH": str(runtime_dir),
             "PYTHONNOUSERSITE": "1",
         }
+        process = subprocess.Popen(
+            [str(runtime / "bin" / "python"), "-c", _BOOTSTRAP, handler, json.dumps(dict(event or {}))],
+            env=environment,
+            cwd=task,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group: a timeout stops certbot too
+        )
         try:
-            proc = subprocess.run(
-                [str(runtime / "bin" / "python"), "-c", _BOOTSTRAP, handler, json.dumps(dict(event or {}))],
-                env=environment,
-                cwd=task,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
+            stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
             raise OpsError(f"the function did not finish in {timeout:.0f} s") from None
         finally:
             for path in [task, *task.rglob("*")]:  # writable again, so the folder can be removed
                 if path.is_dir():
                     path.chmod(0o755)
-        log = proc.stderr + "".join(
-            line + "\n" for line in proc.stdout.splitlines() if not line.startswith(RESULT_MARK)
-        )
-        marked = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARK)]
+        log = stderr + "".join(line + "\n" for line in stdout.splitlines() if not line.startswith(RESULT_MARK))
+        marked = [line for line in stdout.splitlines() if line.startswith(RESULT_MARK)]
         if not marked:
-            payload = {"errorType": "Runtime.ExitError", "errorMessage": f"exited with {proc.returncode}"}
+            payload = {"errorType": "Runtime.ExitError", "errorMessage": f"exited with {process.returncode}"}
             return Invocation(payload, True, log)
-        return Invocation(json.loads(marked[-1].removeprefix(RESULT_MARK)), proc.returncode != 0, log)
+        return Invocation(json.loads(marked[-1].removeprefix(RESULT_MARK)), process.returncode != 0, log)
 
 
 LAMBDA_TMP = "/tmp"  # noqa: S108 -- Lambda's writable folder, which the runner replaces by a private one
@@ -129,9 +136,14 @@ def run_deployed(env: Environment, name: str) -> tuple[dict[str, Any], bool, str
     """The embedded AWS: the function's package (the one built here, checked against the code the
     emulator holds) run locally with the function's configuration."""
     from stackops.certs.package import renewer_package
+    from stackops.certs.renewer_command import not_deployed
 
+    client = env.session().client("lambda")
     with aws_errors(f"reading the renewal function {name}", profiles=[env.profile]):
-        config = env.session().client("lambda").get_function_configuration(FunctionName=name)
+        try:
+            config = client.get_function_configuration(FunctionName=name)
+        except client.exceptions.ResourceNotFoundException:
+            raise not_deployed(env, name) from None
     package = renewer_package(env)
     if config.get("CodeSha256") != package.sha256:
         raise OpsError(f"{name} holds other code than {package.path}: run inv apply --env {env.name}")

@@ -18,6 +18,7 @@ import pytest
 
 from stackops.certs.metrics import NAMESPACE
 from stackops.certs.package import renewer_package
+from stackops.certs.renewer_command import renewer_name
 from stackops.local import pebble
 from tests.conftest import run_inv
 from tests.e2e.test_stack_certs import acm_state, challenge_records, https_certificates, output_of
@@ -29,6 +30,7 @@ ACCOUNT_SECRET = "/exii/local/acme-account"  # noqa: S105 -- the secret's name
 
 def test_the_function_its_schedule_role_and_alarms_exist(local_stack):
     name = local_stack.outputs["cert_renewer"]["function_name"]
+    assert name == renewer_name(local_stack.env)  # what `inv cert.renewer` invokes
     function = local_stack.client("lambda").get_function_configuration(FunctionName=name)
     assert (function["Runtime"], function["Handler"]) == ("python3.13", "stackops.certs.renewer.handler")
     assert function["CodeSha256"] == renewer_package(local_stack.env).sha256  # the zip built here
@@ -75,14 +77,12 @@ def test_the_function_renews_when_the_ca_asks_then_skips_and_a_failure_fails_the
         assert any(path.endswith("private_key.json") for path in json.loads(account))  # kept for the next run
         versions = secrets.list_secret_version_ids(SecretId=ACCOUNT_SECRET)["Versions"]
 
-        # No window (the CA offers none): the lifetime rule keeps a fresh certificate.
-        pebble.set_renewal_info(state_dir, mode="none")
+        # A second run inside the CA's window for the new certificate... which opens later: nothing to do.
+        pebble.set_renewal_info(state_dir, (now + dt.timedelta(days=50), now + dt.timedelta(days=52)))
         skipped = run_inv("cert.renewer", "--env", "local")
         assert skipped.returncode == 0, output_of(skipped)
         assert "skipped" in skipped.stdout
         assert acm_state(local_stack) == after
-        # The account was restored, not registered anew.
-        assert secrets.list_secret_version_ids(SecretId=ACCOUNT_SECRET)["Versions"] == versions
 
         # The CA asks again, but the DNS answers nothing: the run fails (the errors alarm counts it).
         pebble.set_renewal_info(state_dir, (now - dt.timedelta(hours=2), now - dt.timedelta(hours=1)))
@@ -93,6 +93,8 @@ def test_the_function_renews_when_the_ca_asks_then_skips_and_a_failure_fails_the
         assert "Traceback" not in output_of(failed)
         assert acm_state(local_stack) == after
         assert challenge_records(local_stack) == []
+        # certbot ran in a fresh /tmp with the account restored from the secret: none registered anew.
+        assert secrets.list_secret_version_ids(SecretId=ACCOUNT_SECRET)["Versions"] == versions
     finally:
         pebble.set_silent(state_dir, False)
         pebble.set_renewal_info(state_dir, mode="none")

@@ -75,6 +75,8 @@ def test_function_runs_the_renewer_from_the_package(plan):
     assert variables[ACCOUNT_SECRET_VARIABLE] == "/exii/test/acme-account"
     assert plan.one("aws_secretsmanager_secret")["name"] == "/exii/test/acme-account"
     assert plan.one("aws_cloudwatch_log_group")["name"] == "/aws/lambda/exii-test-cert-renewer"
+    # A failed run is not retried by Lambda (three failed ACME orders a day): the next day's run is.
+    assert plan.one("aws_lambda_function_event_invoke_config")["maximum_retry_attempts"] == 0
 
 
 def test_schedule_runs_it_daily_through_its_own_role(plan):
@@ -111,6 +113,11 @@ def test_acm_only_on_the_tools_certificates_and_ssm_only_on_its_parameters(plan)
         "StringEquals": {f"aws:ResourceTag/{MANAGED_TAG[0]}": MANAGED_TAG[1], f"aws:ResourceTag/{ENV_TAG}": "test"}
     }
     assert "acm:RequestCertificate" not in renew["Action"] and "acm:DeleteCertificate" not in renew["Action"]
+    retag = statements(plan)["RetagTaggedCertificates"]
+    assert retag["Action"] == "acm:AddTagsToCertificate"
+    tag_keys = retag["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+    assert sorted(tag_keys) == sorted([MANAGED_TAG[0], ENV_TAG, "Name"])  # the tool's tags_for, nothing else
+    assert retag["Condition"]["StringEquals"][f"aws:RequestTag/{ENV_TAG}"] == "test"  # stays in its environment
     parameters = statements(plan)["CertificateParameters"]
     assert parameters["Resource"] == "arn:aws:ssm:eu-west-2:111122223333:parameter/exii/test/acm/*"
     assert sorted(parameters["Action"]) == ["ssm:GetParameter", "ssm:PutParameter"]

@@ -94,7 +94,7 @@ def handler(event, context):
     state = os.environ["STACK_STATE_DIR"]
     os.makedirs(state)
     return {"event": event, "setting": os.environ["SETTING"], "imported": seen,
-            "path": sys.path, "state": state, "python": sys.executable}
+            "path": sys.path, "handler_file": __file__, "state": state, "python": sys.executable}
 """
     result = run_package(
         package(tmp_path, source), "handler_module.handler",
@@ -106,6 +106,7 @@ def handler(event, context):
     assert result.payload["setting"] == "on"
     assert result.payload["imported"] is None  # nothing of the .venv is visible
     assert not [p for p in result.payload["path"] if "site-packages" in p and ".venv" in p]
+    assert result.payload["path"][0] == str(Path(result.payload["handler_file"]).parent)  # the task folder first
     assert not result.payload["state"].startswith(LAMBDA_TMP)  # Lambda's /tmp, made private
     assert result.payload["python"] != sys.executable
 
@@ -173,10 +174,22 @@ def test_cert_renewer_invokes_the_function_and_reports_its_failure(monkeypatch, 
 
 
 def test_cert_renewer_without_a_deployed_function_names_the_fix(monkeypatch):
+    from botocore.stub import Stubber
+
     from stackops import environments
     from stackops.certs import renewer_command
     from stackops.errors import OpsError
 
-    monkeypatch.setattr(renewer_command, "read_state", lambda env: {"outputs": {}})
-    with pytest.raises(OpsError, match="dev has no renewal function yet: run inv apply --env dev"):
-        renewer_command.renewer_name(environments.load("dev"))
+    env = environments.load("dev")
+    assert renewer_command.renewer_name(env) == "exii-dev-cert-renewer"  # renewal.tf's name
+    client = boto3.client("lambda", region_name="eu-west-2", aws_access_key_id="x", aws_secret_access_key="x")  # noqa: S106
+    stub = Stubber(client)
+    stub.add_client_error("invoke", "ResourceNotFoundException", "Function not found", 404)
+    monkeypatch.setattr(
+        type(env), "session", lambda self, master=False: type("S", (), {"client": lambda *a, **k: client})()
+    )
+    with (
+        stub,
+        pytest.raises(OpsError, match="dev has no renewal function exii-dev-cert-renewer yet: run inv apply --env dev"),
+    ):
+        renewer_command.run_renewer(env)
