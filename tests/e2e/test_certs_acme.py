@@ -200,8 +200,13 @@ def test_issue_skip_force_and_publish(stack: Stack, capsys: pytest.CaptureFixtur
     assert all_skipped.action == SKIPPED
 
 
-def test_renewal_follows_the_cas_window(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+def test_renewal_follows_the_cas_window(
+    stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The CA's renewal information (the front beside pebble) decides; without a usable one, the lifetime rule."""
+    from stackops import ui
+
+    monkeypatch.setattr(ui.out, "width", 200)  # the table's cells whole, whatever another test left
     names = ["ari.exii.test"]
     (issued,) = run(stack.env, names)
     assert issued.action == ISSUED and issued.renews.endswith("UTC (lifetime rule)")

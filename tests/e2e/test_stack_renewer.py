@@ -28,6 +28,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
 ACCOUNT_SECRET = "/exii/local/acme-account"  # noqa: S105 -- the secret's name
 
 
+def version_ids(secrets) -> list[str]:
+    return sorted(v["VersionId"] for v in secrets.list_secret_version_ids(SecretId=ACCOUNT_SECRET)["Versions"])
+
+
 def test_the_function_its_schedule_role_and_alarms_exist(local_stack):
     name = local_stack.outputs["cert_renewer"]["function_name"]
     assert name == renewer_name(local_stack.env)  # what `inv cert.renewer` invokes
@@ -75,7 +79,7 @@ def test_the_function_renews_when_the_ca_asks_then_skips_and_a_failure_fails_the
         assert challenge_records(local_stack) == []
         account = secrets.get_secret_value(SecretId=ACCOUNT_SECRET)["SecretString"]
         assert any(path.endswith("private_key.json") for path in json.loads(account))  # kept for the next run
-        versions = secrets.list_secret_version_ids(SecretId=ACCOUNT_SECRET)["Versions"]
+        versions = version_ids(secrets)
 
         # A second run inside the CA's window for the new certificate... which opens later: nothing to do.
         pebble.set_renewal_info(state_dir, (now + dt.timedelta(days=50), now + dt.timedelta(days=52)))
@@ -94,7 +98,7 @@ def test_the_function_renews_when_the_ca_asks_then_skips_and_a_failure_fails_the
         assert acm_state(local_stack) == after
         assert challenge_records(local_stack) == []
         # certbot ran in a fresh /tmp with the account restored from the secret: none registered anew.
-        assert secrets.list_secret_version_ids(SecretId=ACCOUNT_SECRET)["Versions"] == versions
+        assert version_ids(secrets) == versions
     finally:
         pebble.set_silent(state_dir, False)
         pebble.set_renewal_info(state_dir, mode="none")

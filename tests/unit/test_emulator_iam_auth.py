@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,7 +38,7 @@ def moto_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
     monkeypatch.setattr(IAMPolicyStatement, "_check_element_matches", IAMPolicyStatement._check_element_matches)
     monkeypatch.setattr(IAMRequestBase, "_create_aws_request", IAMRequestBase._create_aws_request)
-    monkeypatch.setattr(IAMPolicyStatement, "_check_conditions", IAMPolicyStatement._check_conditions)
+    monkeypatch.setattr(IAMPolicyStatement, "is_action_permitted", IAMPolicyStatement.is_action_permitted)
     monkeypatch.setattr(IAMRequestBase, "__init__", IAMRequestBase.__init__)
     monkeypatch.setattr(
         CloudWatchResponse,
@@ -178,6 +179,33 @@ def test_signed_route53_requests_are_authorised(moto_restored: None, fixed: bool
         _denied(lambda: route53.list_resource_record_sets(HostedZoneId=zone))  # not granted: still refused
     else:
         _denied(route53.list_hosted_zones)  # granted, yet refused: the signature did not match
+
+
+@mock_aws
+@pytest.mark.parametrize("fixed", [True, False])
+def test_signed_lambda_gets_are_authorised(moto_restored: None, fixed: bool) -> None:
+    """Lambda's GETs (GetFunction: Terraform's refresh of the renewal function) have no body either."""
+    if fixed:
+        iam_auth.install()
+    role = boto3.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("handler.py", "")
+    boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName="fn",
+        Runtime="python3.13",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": package.getvalue()},
+    )
+    session = _user_session(_allow(["lambda:GetFunction"], f"arn:aws:lambda:{REGION}:123456789012:function:fn"))
+    iam_auth.enable()
+    functions = session.client("lambda")
+    if fixed:
+        assert functions.get_function(FunctionName="fn")["Configuration"]["FunctionName"] == "fn"
+        _denied(functions.list_functions)  # not granted: still refused
+    else:
+        assert "SignatureDoesNotMatch" in _denied(lambda: functions.get_function(FunctionName="fn"))
 
 
 def _metric_policy() -> dict[str, Any]:

@@ -42,7 +42,9 @@ actions after its signing name (`monitoring:PutMetricData`), which no IAM policy
 
 moto refused every signed Route53 request without a body (SignatureDoesNotMatch): its Route53
 responses hand the request headers over as the request's data, and the signature check signs
-that data when the body is empty. `install` makes it sign the empty body, as the client did.
+that data when the body is empty. Lambda's GETs (GetFunction, the renewal function's refresh)
+fail the same way. `install` makes it sign the empty body, as the client did, for the services
+in EMPTY_BODY_SERVICES.
 """
 
 from __future__ import annotations
@@ -179,7 +181,7 @@ def install() -> None:
     original_request = IAMRequestBase._create_aws_request
 
     def create_aws_request(self: Any) -> Any:
-        if self._service != "route53" or self._body:
+        if self._service not in EMPTY_BODY_SERVICES or self._body:
             return original_request(self)
         data, self._data = self._data, {}  # the empty body the client signed, not the headers
         try:
@@ -202,6 +204,9 @@ def request_conditions(service: str, action: str, namespace: str | None) -> dict
     return {}
 
 
+# REST services whose GET requests carry no body: moto signed their headers instead (see above).
+EMPTY_BODY_SERVICES = {"route53", "lambda", "scheduler"}
+
 # Services whose SigV4 signing name (what moto builds the action from) is not their IAM prefix.
 IAM_PREFIXES = {"monitoring": "cloudwatch"}
 
@@ -220,12 +225,18 @@ def _install_request_conditions() -> None:
 
     IAMRequestBase.__init__ = init  # type: ignore[method-assign]
 
-    original_check = IAMPolicyStatement._check_conditions
+    # Wrapped here, around policies.py's wrapper too (which leaves a statement whose condition keys
+    # the request does not supply NEUTRAL), so both see the request's values.
+    original_permitted = IAMPolicyStatement.is_action_permitted
 
-    def check_conditions(self: Any, incoming: dict[str, str] | None) -> bool:
-        return bool(original_check(self, {**(_REQUEST_CONDITIONS.get() or {}), **(incoming or {})}))
+    def is_action_permitted(
+        self: Any, action: str, resource: str = "*", principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> Any:  # fmt: skip
+        values = {**(_REQUEST_CONDITIONS.get() or {}), **(incoming_condition_values or {})}
+        return original_permitted(self, action, resource, principal, values or None)
 
-    IAMPolicyStatement._check_conditions = check_conditions  # type: ignore[method-assign]
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
     original_authorize = CloudWatchResponse._authenticate_and_authorize_normal_action
 
     def authorize(self: Any, resource: str = "*") -> None:
