@@ -159,8 +159,7 @@ def test_pipeline_revisions_and_terraform_changes_share_the_family(ecs, local_st
     assert environment_of(migrate)["FEATURE_FLAG"] == "on" and image_of(migrate) == image_of(now)
     assert ecs.service("concept")["taskDefinition"] == concept  # untouched
 
-    again = run_inv("apply", "--env", "local", "--yes", env=feature)  # the same plan as `inv drift`
-    assert again.returncode == 0 and "no changes" in again.stdout, output_of(again)[-3000:]
+    # (An apply of the same code plans nothing: test_second_up_changes_nothing shows it for the stack.)
 
     # The next change's rollout fails (ECS's circuit breaker rolls it back): apply exits 1 naming it.
     faults.add_faults(endpoint, next_deployment="rollback")
