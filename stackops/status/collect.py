@@ -240,7 +240,7 @@ def certificate_section(clients: Clients, env: Environment, now: dt.datetime) ->
         "names": list(cert.names),
         "not_after": iso(cert.not_after),
         "days_left": int((cert.not_after - now).total_seconds() // 86400),
-        "renews_at": iso(max(renews_at, now)),
+        "renews_at": iso(renews_at),  # past when renewal_due: the next renewal run renews it
         "renewal_due": now >= renews_at,
     }
 
@@ -257,6 +257,7 @@ def renewer_section(clients: Clients, function: str, log_group: str) -> dict[str
     last = None
     if streams:
         stream = streams[0]
+        # moto (5.2.5) answers neither lastEventTimestamp nor lastIngestionTime: the stream's creation then.
         last = stream.get("lastEventTimestamp") or stream.get("lastIngestionTime") or stream.get("creationTime")
     return {"function": function, "log_group": log_group, "last_run": iso(last)}
 
