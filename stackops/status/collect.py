@@ -194,15 +194,17 @@ def service_section(
 
 # -- alarms --------------------------------------------------------------------------------------
 def alarms_in_alarm(clients: Clients, env: Environment) -> list[dict[str, Any]]:
-    """Metric and composite alarms of the environment (`<project>-<env>-` names) now in ALARM."""
+    """The environment's metric alarms (`<project>-<env>-` names) now in ALARM.
+
+    Metric alarms only (DescribeAlarms' default AlarmTypes): AWS returns composite alarms only to a
+    DescribeAlarms permission on "*", and the plan policy scopes it to the environment's alarms;
+    the stack has no composite alarm."""
     found: list[dict[str, Any]] = []
     pages = clients.cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=f"{env.project}-{env.name}-",
-        StateValue="ALARM",
-        AlarmTypes=["MetricAlarm", "CompositeAlarm"],  # without it, metric alarms only
+        AlarmNamePrefix=f"{env.project}-{env.name}-", StateValue="ALARM"
     )
     for page in pages:
-        for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+        for alarm in page.get("MetricAlarms", []):
             found.append(
                 {
                     "name": alarm["AlarmName"],
