@@ -361,12 +361,11 @@ def collect(env: Environment, clients: Clients | None = None, *, now: dt.datetim
         sections = {name: outcome(future) for name, future in futures.items()}
 
     alarms = sections.pop("alarms")
-    if isinstance(alarms, list):
-        for alarm in alarms:
-            alarm["service"] = alarm_service(alarm, services)
-        for key, service in services.items():
-            if "unavailable" not in service:
-                service["alarms"] = [a["name"] for a in alarms if a["service"] == key]
+    for alarm in alarms if isinstance(alarms, list) else []:
+        alarm["service"] = alarm_service(alarm, services)
+    for key, service in services.items():
+        if "unavailable" not in service:  # null: the alarms could not be read
+            service["alarms"] = [a["name"] for a in alarms if a["service"] == key] if isinstance(alarms, list) else None
     return {"environment": env.name, "cluster": layout.cluster, "services": services, "alarms": alarms, **sections}
 
 

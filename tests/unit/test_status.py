@@ -12,12 +12,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from rich.console import Console
 
 from stackops import environments
 from stackops.certs.acm import import_certificate, tags_for
 from stackops.errors import OpsError
+from stackops.status import collect as collect_module
 from stackops.status.collect import collect
 from stackops.status.render import render, to_json
 from tests.unit.test_certs import make_cert
@@ -144,6 +146,23 @@ def test_a_section_that_fails_is_unavailable_and_the_rest_is_shown(aws: None, en
         r"last renewal run\W+unavailable: logs:DescribeLogStreams failed with ResourceNotFoundException", text
     )
     assert "none managed by stackops for api.exii.test, app.exii.test: run inv cert" in text
+
+
+def test_alarms_that_cannot_be_read_are_unavailable(
+    aws: None, env: environments.Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_state(env, state_document())
+    build_stack(env)
+
+    def refused(*_: Any) -> None:
+        error = {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}
+        raise ClientError(error, "DescribeAlarms")
+
+    monkeypatch.setattr(collect_module, "alarms_in_alarm", refused)
+    snapshot = collect(env)
+    assert snapshot["alarms"]["unavailable"].startswith("DescribeAlarms failed with AccessDenied")
+    assert snapshot["services"]["django"]["alarms"] is None  # unknown, not "none"
+    assert re.search(r"unavailable: DescribeAlarms failed with AccessDenied", plain(snapshot))
 
 
 def test_a_missing_service_is_unavailable_alone(aws: None, env: environments.Environment) -> None:
