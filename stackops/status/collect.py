@@ -204,7 +204,8 @@ def alarms_in_alarm(clients: Clients, env: Environment) -> list[dict[str, Any]]:
         AlarmNamePrefix=f"{env.project}-{env.name}-", StateValue="ALARM"
     )
     for page in pages:
-        for alarm in page.get("MetricAlarms", []):
+        # moto (5.2.5) ignores StateValue when a prefix is given (AWS applies both): filtered here too.
+        for alarm in (a for a in page.get("MetricAlarms", []) if a.get("StateValue") == "ALARM"):
             found.append(
                 {
                     "name": alarm["AlarmName"],
