@@ -231,6 +231,21 @@ def doctor(c, env=None):
     return checks.run(env, prepare=cli.point_at_emulator)
 
 
+@task(
+    help={
+        "env": ENV_HELP,
+        "json": "print the same as one JSON document (keys: the README's 'inv status')",
+    }
+)
+@operation
+def status(c, env=None, json=False):
+    """Show the environment at a glance: services, targets, alarms, certificate, database, state (reads only)."""
+    from stackops import cli
+    from stackops.status.command import show_status
+
+    show_status(cli.open_environment(env), as_json=json)
+
+
 # -- the main job -------------------------------------------------------------------------------
 
 
@@ -410,7 +425,7 @@ def migrate(c, env=None, command=None, timeout=None):
     ui.out.print(f"migration succeeded: {result.detail}")
 
 
-ns = Collection(up, bootstrap, plan, apply, destroy, output, tf, drift, doctor)
+ns = Collection(up, bootstrap, plan, apply, destroy, output, status, tf, drift, doctor)
 for operation_task in (secrets, refresh, deploy, rollback, migrate):
     ns.add_task(operation_task)
 cert_tasks = Collection("cert")

@@ -89,6 +89,14 @@ def test_plan_as_the_plan_only_role(operators, authorised):
     print(f"inv plan as exii-operator-plan: {seconds:.1f} s")
 
 
+def test_status_as_the_plan_only_role(operators, authorised):
+    # A refused read would only make its section "unavailable" (exit 0): the trace and the text catch it.
+    code, output, seconds = run_as(operators["plan"], "status", "--env", "local")
+    assert_allowed(code, output)
+    assert "unavailable" not in output, output[-4000:]
+    print(f"inv status as exii-operator-plan: {seconds:.1f} s")
+
+
 def test_refresh_as_the_deploy_role(operators, authorised):
     # --force: a real rollout (UpdateService and the wait), onto the revision that runs already.
     code, output, seconds = run_as(operators["deploy"], "refresh", "--env", "local", "--force")

@@ -29,7 +29,7 @@ WITHOUT_RESOURCE_TYPES = {
     "secretsmanager:ListSecrets",
     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
     "route53:ListHostedZones", "acm:ListCertificates", "cloudwatch:PutMetricData",
-    "sns:GetSubscriptionAttributes",
+    "sns:GetSubscriptionAttributes", "cloudwatch:GetMetricStatistics", "elasticloadbalancing:DescribeTargetHealth",
 }  # fmt: skip
 # The conditions a statement may carry (moto's authorisation proves none): PassRole's, which AWS
 # documents for ECS (the role may only be handed to ECS tasks; moto does not check PassRole at
