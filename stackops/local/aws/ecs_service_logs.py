@@ -67,7 +67,7 @@ def _write(account_id: str, targets: list[Any], task_id: str, lines: Mapping[str
 def _service_tick(backend: Any, service: Any, now: float) -> None:
     """Start, health-check and stop the tasks of one service's deployments (see the module docstring)."""
     tasks: dict[str, dict[str, Any]] = service.__dict__.setdefault("_stackops_log_tasks", {})
-    running = {d["id"]: d for d in service.deployments or [] if int(d.get("runningCount") or 0) > 0}
+    running = {d.get("id", ""): d for d in service.deployments or [] if int(d.get("runningCount") or 0) > 0}
     for deployment_id in list(tasks):
         entry = tasks[deployment_id]
         keep = int(running[deployment_id]["runningCount"]) if deployment_id in running else 0
