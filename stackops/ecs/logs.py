@@ -23,6 +23,9 @@ keeps only the streams under the prefix itself, which changes nothing against AW
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import re
 import sys
 import time
@@ -249,22 +252,32 @@ def show_logs(
         if reader.not_found:
             raise OpsError(f"log group {target.group} does not exist: run inv apply --env {layout.env}")
 
-    if not follow:
-        drain()
-        check_group()
-        if not printed:
-            err.print(f"no log events since {_ago(since_seconds)}: try a longer --since", markup=False)
-        return printed
     try:
-        drain()
-        check_group()
-        err.print("following: new events every few seconds; Ctrl-C stops", markup=False)
-        while True:
-            sleep(poll)
+        if not follow:
             drain()
-    except KeyboardInterrupt:  # how a follow is meant to end: not an interrupted operation
-        err.print("stopped following", markup=False)
+            check_group()
+            if not printed:
+                err.print(f"no log events since {_ago(since_seconds)}: try a longer --since", markup=False)
+            return printed
+        try:
+            drain()
+            check_group()
+            err.print("following: new events every few seconds; Ctrl-C stops", markup=False)
+            while True:
+                sleep(poll)
+                drain()
+        except KeyboardInterrupt:  # how a follow is meant to end: not an interrupted operation
+            err.print("stopped following", markup=False)
+    except BrokenPipeError:  # `inv logs ... | head`: the reader has all it wanted
+        _silence(stream)
     return printed
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a closed pipe's file descriptor at /dev/null, so that the flush at exit is not an error."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
 
 
 def _ago(seconds: int) -> str:

@@ -240,3 +240,14 @@ def test_a_missing_log_group_says_to_apply(aws):
 def test_an_environment_not_applied_yet_says_to_apply():
     with pytest.raises(OpsError, match=r"run inv apply --env dev"):
         EcsLayout.from_state({"outputs": {}}, env="dev")
+
+
+def test_a_closed_pipe_ends_quietly(aws):
+    session, logs = aws
+    put(logs, "django/django/t1", "one", "two")
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    assert show_logs(session, LAYOUT, "django", since_seconds=60, out=ClosedPipe()) == 0
