@@ -64,9 +64,9 @@ def test_a_services_lines_with_the_ids_of_its_running_tasks(local_stack):
             break
         time.sleep(0.5)
     assert len(running) == desired
-    started = {task for task, _, message in lines if message.startswith("emulated task exii-local-django:")}
+    started = {task for _, task, message in lines if message.startswith("emulated task exii-local-django:")}
     assert running <= started, (running, result.stdout)
-    assert {task for task, _, _ in lines} <= {n.rsplit("/", 1)[1] for n in streams(local_stack, "django/django/")}
+    assert {task for _, task, _ in lines} <= {n.rsplit("/", 1)[1] for n in streams(local_stack, "django/django/")}
     assert "logs of django: /ecs/exii-local, streams django/django/*" in result.stderr
 
 
@@ -79,7 +79,7 @@ def test_the_migrations_lines_after_inv_migrate(local_stack):
     result = run_inv("logs", "--env", "local", "--service", "migrate", "--since", "1d", "--task", task_id)
     assert result.returncode == 0, output_of(result)
     lines = printed(result.stdout)
-    assert {task for task, _, _ in lines} == {task_id}
+    assert {task for _, task, _ in lines} == {task_id}
     messages = [message for _, _, message in lines]
     assert messages == runs[f"migrate/migrate/{task_id}"]
     assert messages[0].startswith("emulated task exii-local-migrate") and re.match(r"exit \d+$", messages[-1])
