@@ -425,8 +425,32 @@ def migrate(c, env=None, command=None, timeout=None):
     ui.out.print(f"migration succeeded: {result.detail}")
 
 
+@task(
+    help={
+        "env": ENV_HELP,
+        "service": "whose logs: concept, django, or migrate (the migration task)",
+        "since": "how far back to start: a whole number and s, m, h or d (30s, 15m, 2h, 1d; default 15m)",
+        "follow": "keep printing new events (every 2 s) until Ctrl-C, which exits 0",
+        "filter": "a CloudWatch Logs filter pattern (ERROR, or '\"exact phrase\"'), passed to FilterLogEvents",
+        "task": "only this task's stream: its id (or the start of it), as the second column shows",
+    }
+)
+@operation
+def logs(c, env=None, service=None, since=None, follow=False, filter=None, task=None):
+    """Show a service's (or the migration's) CloudWatch log events, newest last, with time (UTC) and task id."""
+    from stackops import cli, stack
+    from stackops.ecs.logs import parse_since, show_logs
+
+    seconds = parse_since(since)  # malformed input fails before anything is read
+    environment = cli.open_environment(env)
+    show_logs(
+        environment.session(), stack.ecs_layout(environment), service, since_seconds=seconds, follow=follow,
+        pattern=filter, task=task,
+    )  # fmt: skip
+
+
 ns = Collection(up, bootstrap, plan, apply, destroy, output, status, tf, drift, doctor)
-for operation_task in (secrets, refresh, deploy, rollback, migrate):
+for operation_task in (secrets, refresh, deploy, rollback, migrate, logs):
     ns.add_task(operation_task)
 cert_tasks = Collection("cert")
 cert_tasks.add_task(cert, default=True)

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 from rich.markup import escape
 
 from stackops.ecs.layout import EcsLayout, ServiceRef
+from stackops.ecs.logs import LogReader, awslogs_target, stream_lines
 from stackops.ecs.results import MigrationResult
 from stackops.ecs.rollouts import describe_service, spinner
 from stackops.ecs.task_definitions import describe_td, find_container, td_name
@@ -23,36 +23,6 @@ from stackops.errors import OpsError
 from stackops.ui import err
 
 STARTED_BY = "stackops-migrate"
-
-
-class _LogTail:
-    """New lines of one CloudWatch Logs stream, read from where the last call stopped."""
-
-    def __init__(self, logs: Any, group: str, stream: str) -> None:
-        self.logs, self.group, self.stream = logs, group, stream
-        self.token: str | None = None
-        self.found = False
-
-    def fetch(self) -> list[str]:
-        lines: list[str] = []
-        while True:
-            kwargs: dict[str, Any] = {"logGroupName": self.group, "logStreamName": self.stream, "startFromHead": True}
-            if self.token:
-                kwargs["nextToken"] = self.token
-            try:
-                page = self.logs.get_log_events(**kwargs)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                    return lines  # the stream appears when the container starts logging
-                raise
-            self.found = True
-            lines += [e["message"].rstrip("\n") for e in page.get("events", [])]
-            token = page.get("nextForwardToken")
-            # the end of the stream answers with the token it was given
-            if not page.get("events") or token == self.token:
-                self.token = token or self.token
-                return lines
-            self.token = token
 
 
 def _network_configuration(ecs: Any, layout: EcsLayout, network_from: str) -> dict[str, Any]:
@@ -105,7 +75,7 @@ def run_migration(
 
     def drain() -> None:
         if tail:
-            for line in tail.fetch():
+            for line in stream_lines(tail.fetch()):
                 lines.append(line)
                 err.print(f"  [dim]|[/] {escape(line)}", soft_wrap=True)
 
@@ -132,22 +102,19 @@ def run_migration(
                 )
             time.sleep(poll)
     drain()
-    if tail and not tail.found:
-        err.print(f"  [yellow]no log stream {escape(tail.group)}:{escape(tail.stream)}[/]")
+    if tail and not tail.returned:
+        err.print(f"  [yellow]no log stream {escape(tail.group)}:{escape(tail.stream or '')}[/]")
     return _judge_task(task, td, td_arn, lines)
 
 
-def _log_tail(session: boto3.Session, container: Mapping[str, Any], task_id: str) -> _LogTail | None:
-    config = container.get("logConfiguration") or {}
-    options = config.get("options") or {}
-    if config.get("logDriver") != "awslogs" or not options.get("awslogs-group"):
+def _log_tail(session: boto3.Session, container: Mapping[str, Any], task_id: str) -> LogReader | None:
+    target = awslogs_target(container)
+    if target is None:
         err.print(f"  [yellow]container {escape(container['name'])} does not log to CloudWatch: no logs to show[/]")
         return None
-    prefix = options.get("awslogs-stream-prefix")
-    # awslogs names Fargate streams prefix/container/task-id
-    stream = f"{prefix}/{container['name']}/{task_id}" if prefix else task_id
-    logs = session.client("logs", region_name=options.get("awslogs-region") or session.region_name)
-    return _LogTail(logs, options["awslogs-group"], stream)
+    logs = session.client("logs", region_name=target.region or session.region_name)
+    # the task's own stream, from its start (it appears when the container starts logging)
+    return LogReader(logs, target.group, stream=target.stream(task_id))
 
 
 def _judge_task(task: Mapping[str, Any], td: Mapping[str, Any], td_arn: str, lines: list[str]) -> MigrationResult:

@@ -106,6 +106,8 @@ def assert_only_state_backend_left(stack: LocalStack) -> None:
     # With nothing applied, the ECS commands say so instead of failing obscurely.
     refresh = run_inv("refresh", "--env", "local")
     assert refresh.returncode == 1 and "run inv apply --env local" in refresh.stderr, refresh.stderr
+    logs = run_inv("logs", "--env", "local", "--service", "django")
+    assert logs.returncode == 1 and "run inv apply --env local" in logs.stderr, logs.stderr
 
 
 # -- the ECS tests' fixtures (tests/e2e/ecs_support.py) -------------------------------------------

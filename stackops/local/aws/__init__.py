@@ -8,7 +8,8 @@ MOTO_IAM_LOAD_MANAGED_POLICIES=true, narrow fixes installed into it, and nothing
   runtime, so its ECS never completes a rollout and crashes on Fargate one-off tasks. The
   extension fixes the two crashes and simulates ECS's scheduler for a healthy service:
   deployments complete, one-off tasks start, log and stop with exit code 0, and injected faults
-  make them fail as ECS does.
+  make them fail as ECS does; `ecs_service_logs.py` writes the services' tasks' log lines
+  (start-up, health checks, stop) into their awslogs streams, for `inv logs`.
 - `ec2.py`, `autoscaling.py`, `policies.py`, `iam_auth.py`: one narrow fix each (descriptions of
   rules that reference a security group, Application Auto Scaling tags, bucket policy conditions,
   identity policy statements scoped to resources moto does not name); each module says why.

@@ -31,7 +31,8 @@ What `install()` patches, and why each patch is the narrowest found:
    container's awslogs options (`<prefix>/<container>/<task id>`, created if needed); it stops with
    exit code 0, stopCode EssentialContainerExited and "Essential container in task exited", and its
    ENI is deleted. A missing log group fails the task as ECS does (ResourceInitializationError).
-   moto's own state manager no longer moves these tasks.
+   moto's own state manager no longer moves these tasks. (A service's tasks log too: see
+   `ecs_service_logs.py`.)
 
 5. `describe_task_definition` given a family without a revision: the family's latest ACTIVE
    revision, as ECS answers. moto returns the highest revision even when it is INACTIVE, so a

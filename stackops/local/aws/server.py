@@ -152,7 +152,7 @@ def injected_error(
                                   content_type=environ.get("CONTENT_TYPE", ""))  # fmt: skip
 
 
-def build_app() -> WSGIApp:
+def build_app() -> StackRoutes:
     """moto's application (every service, routed by request) with the ECS extension installed."""
     # moto reads this when an account's IAM backend is first created: set it before any request.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
@@ -225,5 +225,9 @@ def make_server(host: str, port: int) -> Any:
     """A threaded werkzeug server for the application (port 0 picks a free one); call serve_forever()."""
     from werkzeug.serving import make_server as werkzeug_server
 
+    from stackops.local.aws import ecs_service_logs
+
     os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs (SQS queues) from it
-    return werkzeug_server(host, port, build_app(), threaded=True, request_handler=request_handler())
+    app = build_app()
+    ecs_service_logs.start(app.lock)  # the services' tasks write log lines, as their containers would
+    return werkzeug_server(host, port, app, threaded=True, request_handler=request_handler())
