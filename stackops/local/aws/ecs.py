@@ -33,6 +33,14 @@ What `install()` patches, and why each patch is the narrowest found:
    ENI is deleted. A missing log group fails the task as ECS does (ResourceInitializationError).
    moto's own state manager no longer moves these tasks.
 
+6. `create_service` (the response: moto's backend never receives it) keeps the request's
+   `deploymentConfiguration`, as update_service already does, so `alarms` (and the circuit
+   breaker) read back as they were set and a second plan is empty. With `alarms.enable`, the
+   scheduler honours them (`stackops.local.aws.ecs_alarms`): a deployment stays IN_PROGRESS for a
+   bake time after its tasks run, and a named alarm set to ALARM meanwhile (CloudWatch's
+   `set_alarm_state`) fails it and rolls the service back to its last completed deployment, with
+   a service event, as ECS does.
+
 5. `describe_task_definition` given a family without a revision: the family's latest ACTIVE
    revision, as ECS answers. moto returns the highest revision even when it is INACTIVE, so a
    revision deregistered by `inv deploy` (after ECS rolled it back) or by pruning looked like the
@@ -191,6 +199,7 @@ def install() -> None:
         return task
 
     install_latest_active_revision()
+    install_deployment_configuration()
     backend_cls._calculate_task_resource_requirements = staticmethod(calculate_task_resource_requirements)
     NetworkInterfaceBackend.create_network_interface = create_network_interface  # type: ignore[method-assign]
     backend_cls.create_service = create_service
@@ -222,3 +231,27 @@ def install_latest_active_revision() -> None:
 
     describe_task_definition._stackops_latest_active = True  # type: ignore[attr-defined]
     backend_cls.describe_task_definition = describe_task_definition
+
+
+def install_deployment_configuration() -> None:
+    """Patch 6: create_service keeps the request's deploymentConfiguration (idempotent)."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    response_cls: Any = EC2ContainerServiceResponse
+    if getattr(response_cls.create_service, "_stackops_deployment_configuration", False):
+        return
+    original = response_cls.create_service
+
+    def create_service(self: Any) -> Any:
+        result = original(self)
+        config = self._get_param("deploymentConfiguration")
+        if config:
+            cluster, name = self._get_param("cluster", "default"), self._get_param("serviceName")
+            service = self.ecs_backend._get_service(cluster, name)
+            # (Its first deployment started without it; ECS has nothing to roll back to then anyway.)
+            with LOCK:
+                service.deployment_configuration = config
+        return result
+
+    create_service._stackops_deployment_configuration = True  # type: ignore[attr-defined]
+    response_cls.create_service = create_service
