@@ -144,6 +144,18 @@ def test_an_alarm_in_alarm_mid_rollout_rolls_it_back(extension):
 
 
 @mock_aws
+def test_an_alarm_during_the_bake_time_counts_however_late_the_service_is_read(extension):
+    svc = Service()
+    ours = svc.deploy()
+    time.sleep(STEP * 1.3)
+    assert deployment(svc.describe(), ours)["rolloutState"] == "IN_PROGRESS"  # baking
+    svc.alarm("svc-5xx-rate")
+    time.sleep(STEP * 2)  # the bake time is over by the next read, but the alarm came first
+    assert deployment(svc.describe(), ours)["rolloutState"] == "FAILED"
+    assert svc.settle()["taskDefinition"].endswith("svc:1")
+
+
+@mock_aws
 def test_an_alarm_already_in_alarm_when_the_rollout_starts_is_ignored(extension):
     svc = Service()
     svc.alarm("svc-5xx-rate")

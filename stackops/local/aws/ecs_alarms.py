@@ -19,6 +19,7 @@ either: it names the alarms from DescribeAlarms (`stackops.ecs.rollouts`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from stackops.local.aws.ecs_state import TIME_SCALE
@@ -41,9 +42,16 @@ def deployment_alarms(service: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def in_alarm(service: Any, names: list[str]) -> list[str]:
-    """Those of `names` whose CloudWatch alarm (the service's account and region) is in ALARM."""
+def in_alarm(service: Any, names: list[str], ago: float = 0.0) -> list[str]:
+    """Those of `names` whose CloudWatch alarm (the service's account and region) is in ALARM, and
+    was already `ago` seconds ago (a step due then is judged by the state at its time)."""
     from moto.cloudwatch.models import cloudwatch_backends
+    from moto.core.utils import utcnow
 
     alarms = cloudwatch_backends[service._account_id][service.region_name].alarms
-    return [name for name in names if name in alarms and alarms[name].state_value == "ALARM"]
+    then = utcnow() - timedelta(seconds=max(ago, 0.0))
+    return [
+        name
+        for name in names
+        if name in alarms and alarms[name].state_value == "ALARM" and alarms[name].state_updated_timestamp <= then
+    ]

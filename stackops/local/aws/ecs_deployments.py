@@ -95,6 +95,13 @@ def advance(service: Any) -> None:
     """
     steps = getattr(service, "_stackops_steps", None)
     while steps and steps[0][0] <= time.monotonic():
+        due = steps[0][0]
+        # An alarm that went to ALARM before the step was due fails the deployment first (a
+        # service read seldom must not let the bake time end over it).
+        _watch_alarms(service, ago=time.monotonic() - due)
+        steps = service._stackops_steps
+        if not steps or steps[0][0] != due:
+            continue
         due, step = steps.pop(0)
         step(due)
         steps = service._stackops_steps  # a step may have replaced the plan (a rollback)
@@ -102,7 +109,7 @@ def advance(service: Any) -> None:
     recount(service)
 
 
-def _watch_alarms(service: Any) -> None:
+def _watch_alarms(service: Any, ago: float = 0.0) -> None:
     """A watched deployment still in progress fails when one of its alarms is in ALARM."""
     watch = getattr(service, "_stackops_alarm_watch", None)
     if watch is None:
@@ -112,7 +119,7 @@ def _watch_alarms(service: Any) -> None:
         service._stackops_alarm_watch = None
         return
     alarms = deployment_alarms(service)
-    firing = [n for n in in_alarm(service, list(alarms["alarmNames"])) if n not in ignored] if alarms else []
+    firing = [n for n in in_alarm(service, list(alarms["alarmNames"]), ago) if n not in ignored] if alarms else []
     if not firing:
         return
     assert alarms is not None
@@ -121,7 +128,7 @@ def _watch_alarms(service: Any) -> None:
     _fail_and_roll_back(
         service,
         deployment,
-        time.monotonic(),
+        time.monotonic() - ago,
         reason=alarm_reason(firing),
         event=ALARM_EVENT,
         failed_tasks=0,
