@@ -33,6 +33,12 @@ What `install()` patches, and why each patch is the narrowest found:
    ENI is deleted. A missing log group fails the task as ECS does (ResourceInitializationError).
    moto's own state manager no longer moves these tasks.
 
+5. `describe_task_definition` given a family without a revision: the family's latest ACTIVE
+   revision, as ECS answers. moto returns the highest revision even when it is INACTIVE, so a
+   revision deregistered by `inv deploy` (after ECS rolled it back) or by pruning looked like the
+   family's latest: Terraform's `track_latest` read it, saw INACTIVE and planned a new revision.
+   Installed on its own by `install_latest_active_revision` (the unit tests apply just this one).
+
 6. `create_service` (the response: moto's backend never receives it) keeps the request's
    `deploymentConfiguration`, as update_service already does, so `alarms` (and the circuit
    breaker) read back as they were set and a second plan is empty. With `alarms.enable`, the
@@ -40,12 +46,7 @@ What `install()` patches, and why each patch is the narrowest found:
    bake time after its tasks run, and a named alarm set to ALARM meanwhile (CloudWatch's
    `set_alarm_state`) fails it and rolls the service back to its last completed deployment, with
    a service event, as ECS does.
-
-5. `describe_task_definition` given a family without a revision: the family's latest ACTIVE
-   revision, as ECS answers. moto returns the highest revision even when it is INACTIVE, so a
-   revision deregistered by `inv deploy` (after ECS rolled it back) or by pruning looked like the
-   family's latest: Terraform's `track_latest` read it, saw INACTIVE and planned a new revision.
-   Installed on its own by `install_latest_active_revision` (the unit tests apply just this one).
+   Installed on its own by `install_deployment_configuration` (the unit tests use the whole set).
 
 Faults, each consumed by the first deployment or task that can use it (`FAULTS`, or over HTTP at
 /_stack/ecs/faults):
