@@ -127,9 +127,32 @@ variable "acme_staging" {
 }
 
 variable "alarm_emails" {
-  description = "E-mail addresses told when the certificate renewal fails or a certificate runs short of days."
+  description = "E-mail addresses subscribed to the environment's alarm topic (<project>-<stage>-alarms): the services', the database's and the certificate renewal's alarms."
   type        = list(string)
   default     = []
+}
+
+variable "alarm_thresholds" {
+  description = "When the services' and the database's alarms fire (alarms.tf, modules/alarms); set only what differs from the defaults. fast_*: the 1-minute deployment alarms (5xx rate, unhealthy hosts); evaluation_periods: the 5-minute alarms."
+  type = object({
+    target_5xx_percent        = optional(number, 5)  # share of requests the targets answer 5xx, percent
+    unhealthy_hosts           = optional(number, 0)  # alarm when more targets than this are unhealthy
+    response_time_p95_seconds = optional(number, 2)  # TargetResponseTime p95
+    service_cpu_percent       = optional(number, 85) # ECS service average CPU
+    service_memory_percent    = optional(number, 85) # ECS service average memory
+    db_cpu_percent            = optional(number, 80) # RDS average CPU
+    db_free_storage_gib       = optional(number, 2)  # RDS free storage, GiB
+    db_connections            = optional(number, 80) # RDS connections (db.t4g.micro allows about 110)
+    fast_evaluation_periods   = optional(number, 3)  # minutes looked at by the deployment alarms
+    fast_datapoints_to_alarm  = optional(number, 2)  # of which breaching
+    evaluation_periods        = optional(number, 3)  # 5-minute periods, all breaching
+  })
+  default = {}
+
+  validation {
+    condition     = var.alarm_thresholds.fast_datapoints_to_alarm <= var.alarm_thresholds.fast_evaluation_periods
+    error_message = "alarm_thresholds.fast_datapoints_to_alarm cannot exceed fast_evaluation_periods."
+  }
 }
 
 variable "certificate_alarm_days" {

@@ -316,6 +316,8 @@ module "service" {
   )
   min_count = var.service_min_count
   max_count = var.service_max_count
+  # Its target 5xx rate and unhealthy hosts (alarms.tf): ECS rolls back a release that trips one.
+  deployment_alarm_names = module.alarms.deployment_alarm_names[each.key]
 }
 
 # The one-off migration task (`inv migrate`): the image the backend runs, its roles and secrets,

@@ -89,6 +89,15 @@ output "cert_renewer" {
     function_name = module.cert_renewer.function_name
     log_group     = module.cert_renewer.log_group_name
     schedule      = module.cert_renewer.schedule_name
-    alarm_topic   = module.cert_renewer.alarm_topic_arn
+    alarm_topic   = aws_sns_topic.alarms.arn
+  }
+}
+
+output "alarms" {
+  description = "The environment's alarm topic and alarms, and the deployment alarms each service's rollouts watch."
+  value = {
+    topic             = aws_sns_topic.alarms.arn
+    names             = module.alarms.alarm_names
+    deployment_alarms = module.alarms.deployment_alarm_names
   }
 }

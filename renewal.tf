@@ -33,7 +33,7 @@ module "cert_renewer" {
       }
     })
   }
-  alarm_emails             = var.alarm_emails
+  alarm_topic_arn          = aws_sns_topic.alarms.arn
   days_remaining_threshold = var.certificate_alarm_days
   log_retention_days       = var.log_retention_days
   account_key_secret_name  = "/${var.project}/${var.stage}/acme-account"

@@ -31,3 +31,12 @@ container_insights = true
 
 # prod refuses accidents: the load balancers and the database cannot be deleted by an apply.
 alb_deletion_protection = true
+
+# Alarms (alarms.tf): prod pages sooner on errors and latency, and its db.t4g.small allows about
+# twice the connections of dev's micro. The rest keep the defaults of alarm_thresholds.
+alarm_thresholds = {
+  target_5xx_percent        = 2
+  response_time_p95_seconds = 1
+  db_free_storage_gib       = 5
+  db_connections            = 180
+}

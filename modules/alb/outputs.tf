@@ -30,3 +30,13 @@ output "https_listener_arn" {
   description = "ARN of the HTTPS listener, null while no certificate is known."
   value       = one(aws_lb_listener.https[*].arn)
 }
+
+output "arn_suffix" {
+  description = "ARN suffix of the load balancer (app/<name>/<id>): CloudWatch's LoadBalancer dimension."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "target_group_arn_suffix" {
+  description = "ARN suffix of the target group (targetgroup/<name>/<id>): CloudWatch's TargetGroup dimension."
+  value       = aws_lb_target_group.this.arn_suffix
+}

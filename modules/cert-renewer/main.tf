@@ -291,20 +291,7 @@ resource "aws_scheduler_schedule" "this" {
   }
 }
 
-# -- the alarms --------------------------------------------------------------------------------------
-resource "aws_sns_topic" "alarms" {
-  #checkov:skip=CKV_AWS_26:CloudWatch alarms cannot publish to a topic under the AWS managed key (aws/sns); alarm texts hold no secret
-  name = "${var.name}-alarms"
-}
-
-resource "aws_sns_topic_subscription" "email" {
-  for_each = toset(var.alarm_emails)
-
-  topic_arn = aws_sns_topic.alarms.arn
-  protocol  = "email"
-  endpoint  = each.value
-}
-
+# -- the alarms (to the environment's topic) ----------------------------------------------------------
 resource "aws_cloudwatch_metric_alarm" "errors" {
   alarm_name          = "${var.name}-errors"
   alarm_description   = "A run of ${var.name} failed: read its log (inv cert.renewer shows the last run), then run inv cert --renew-all"
@@ -317,7 +304,7 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
+  alarm_actions       = [var.alarm_topic_arn]
 }
 
 # `inv cert`, `inv up` and each run of the function publish the days the environment's certificate
@@ -337,6 +324,6 @@ resource "aws_cloudwatch_metric_alarm" "days_remaining" {
   comparison_operator = "LessThanThreshold"
   threshold           = var.days_remaining_threshold
   treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
 }

@@ -18,11 +18,6 @@ output "log_group_name" {
   value       = aws_cloudwatch_log_group.this.name
 }
 
-output "alarm_topic_arn" {
-  description = "SNS topic the renewal alarms notify."
-  value       = aws_sns_topic.alarms.arn
-}
-
 output "account_key_secret_arn" {
   description = "Secrets Manager secret holding the ACME account (written by the function on its first run)."
   value       = aws_secretsmanager_secret.account_key.arn

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name of the function, its role, log group, schedule, alarms and topic (e.g. exii-dev-cert-renewer)."
+  description = "Name of the function, its role, log group, schedule and alarms (e.g. exii-dev-cert-renewer)."
   type        = string
 }
 
@@ -96,10 +96,9 @@ variable "log_retention_days" {
   default     = 90
 }
 
-variable "alarm_emails" {
-  description = "E-mail addresses subscribed to the alarm topic (each must confirm the subscription AWS sends)."
-  type        = list(string)
-  default     = []
+variable "alarm_topic_arn" {
+  description = "SNS topic the renewal alarms notify (the environment's alarm topic, alarms.tf at the root)."
+  type        = string
 }
 
 variable "days_remaining_threshold" {

@@ -99,6 +99,18 @@ resource "aws_ecs_service" "this" {
     rollback = true
   }
 
+  # Deployment alarms: a release whose tasks start but then answer 5xx or fail their health
+  # checks (during the rollout and ECS's bake time after it) is rolled back by ECS, as the circuit
+  # breaker rolls back tasks that never start.
+  dynamic "alarms" {
+    for_each = length(var.deployment_alarm_names) > 0 ? [1] : []
+    content {
+      alarm_names = var.deployment_alarm_names
+      enable      = true
+      rollback    = true
+    }
+  }
+
   lifecycle {
     ignore_changes = [
       # The application repositories register new task definition revisions and `inv refresh`

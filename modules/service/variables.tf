@@ -106,3 +106,9 @@ variable "cpu_target_percent" {
   type        = number
   default     = 60
 }
+
+variable "deployment_alarm_names" {
+  description = "CloudWatch alarms ECS watches during a deployment: one in ALARM fails the deployment and rolls it back to the last completed one. Empty: none."
+  type        = list(string)
+  default     = []
+}

@@ -67,6 +67,7 @@ def deploy(
             timeout=timeout,
             poll=poll,
             keep_revisions=keep_revisions,
+            cloudwatch=session.client("cloudwatch"),
         )
         result = retire_if_rolled_back(ecs, result, target)
     retain_images(session, layout)

@@ -66,6 +66,7 @@ def refresh(
                     timeout=timeout,
                     poll=poll,
                     keep_revisions=keep_revisions,
+                    cloudwatch=session.client("cloudwatch"),
                 )
             )
     retain_images(session, layout)

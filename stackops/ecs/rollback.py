@@ -46,6 +46,7 @@ def rollback(
             timeout=timeout,
             poll=poll,
             keep_revisions=None,
+            cloudwatch=session.client("cloudwatch"),
         )
         latest = latest_arn(ecs, ref.family)
         if result.ok and td_name(latest) != td_name(previous):

@@ -189,6 +189,34 @@ def spinner(text: str) -> Iterator[Any]:
         yield status
 
 
+def deployment_alarms(service: Mapping[str, Any]) -> list[str]:
+    """The alarms ECS watches during the service's deployments (none unless they are on)."""
+    alarms = (service.get("deploymentConfiguration") or {}).get("alarms") or {}
+    return list(alarms.get("alarmNames") or []) if alarms.get("enable") else []
+
+
+def alarms_named(cloudwatch: Any, service: Mapping[str, Any]) -> str:
+    """Which deployment alarms are in ALARM, for the detail of a failed rollout ("" if none are on).
+
+    ECS's own words (rolloutStateReason, the "deployment failed: alarm detected." event) do not
+    name the alarm, so it is asked of CloudWatch; an alarm back to OK by now is not named.
+    """
+    names = deployment_alarms(service)
+    if not names or cloudwatch is None:
+        return ""
+    try:
+        found = cloudwatch.describe_alarms(AlarmNames=names[:100], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    except ClientError as exc:  # the rollout's result stands; say why the alarm is not named
+        return f"deployment alarms {', '.join(names)} not read ({exc.response.get('Error', {}).get('Code')})"
+    firing = [
+        a["AlarmName"] for kind in ("MetricAlarms", "CompositeAlarms") for a in found.get(kind, [])
+        if a.get("StateValue") == "ALARM"
+    ]  # fmt: skip
+    if firing:
+        return "deployment alarm " + ", ".join(f"{name} in ALARM" for name in firing)
+    return ""
+
+
 def roll(
     ecs: Any,
     layout: EcsLayout,
@@ -201,8 +229,12 @@ def roll(
     timeout: float,
     poll: float,
     keep_revisions: int | None,
+    cloudwatch: Any = None,
 ) -> RolloutResult:
-    """Move one service to `target` (or redeploy it), wait, prune; one result row."""
+    """Move one service to `target` (or redeploy it), wait, prune; one result row.
+
+    A rollout ECS failed or rolled back names the deployment alarms in ALARM (read with
+    `cloudwatch`, when given): ECS rolls back on them as on its circuit breaker."""
     current = service["taskDefinition"]
     image_from = revision_image(ecs, current, ref.container)
     image_to = revision_image(ecs, target, ref.container) if td_name(target) != td_name(current) else image_from
@@ -236,15 +268,17 @@ def roll(
     )
     outcome = success if judgement.outcome is Outcome.UPDATED else judgement.outcome
     assert outcome is not None
+    detail = judgement.detail
+    if outcome in (Outcome.ROLLED_BACK, Outcome.FAILED):
+        named = alarms_named(cloudwatch, describe_service(ecs, layout, ref))
+        detail = f"{named}: {detail}" if named else detail
     pruned: tuple[int, ...] = ()
     if outcome in OK:
         if keep_revisions:
             spared, running = _kept(ecs, layout, ref.family)
             pruned = prune(ecs, ref.family, keep_revisions, spared, newer_than=running)
         _follow_with_migrate(ecs, layout, ref, image_to, keep_revisions)
-    return RolloutResult(
-        ref.key, revision(current), revision(target), image_from, image_to, outcome, judgement.detail, pruned
-    )
+    return RolloutResult(ref.key, revision(current), revision(target), image_from, image_to, outcome, detail, pruned)
 
 
 def check_keep(keep_revisions: int) -> None:

@@ -131,7 +131,7 @@ def roll_out(
                 continue
             result = roll(
                 ecs, layout, ref, svc, target=target, force=False, success=Outcome.UPDATED,
-                timeout=timeout, poll=poll, keep_revisions=keep_revisions,
+                timeout=timeout, poll=poll, keep_revisions=keep_revisions, cloudwatch=session.client("cloudwatch"),
             )  # fmt: skip
             # The state keeps the failed revision's ARN; the next plan compares with the latest
             # ACTIVE one again and proposes the change anew.

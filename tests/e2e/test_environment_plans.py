@@ -311,3 +311,35 @@ def test_local_addresses_s3_path_style(plans: dict[str, EnvironmentPlan]) -> Non
     assert path_style == {"dev": False, "prod": False, "local": True}
     provider = plans["local"].plan.raw["configuration"]["provider_config"]["aws"]["expressions"]
     assert provider["s3_use_path_style"]["references"] == ["var.s3_use_path_style"]
+
+
+def test_alarms_and_deployment_alarms_per_environment(plans: dict[str, EnvironmentPlan]) -> None:
+    def thresholds(name: str) -> dict[str, Any]:
+        alarms = {a["alarm_name"]: a for a in values(plans[name].plan, "aws_cloudwatch_metric_alarm")}
+        prefix = f"exii-{name}"
+        return {
+            "5xx": alarms[f"{prefix}-django-5xx-rate"]["threshold"],
+            "p95": alarms[f"{prefix}-concept-response-time-p95"]["threshold"],
+            "storage": alarms[f"{prefix}-db-free-storage"]["threshold"],
+            "connections": alarms[f"{prefix}-db-connections"]["threshold"],
+            "cpu": alarms[f"{prefix}-django-cpu"]["threshold"],
+        }
+
+    gib = 1024**3
+    defaults = {"5xx": 5, "p95": 2, "storage": 2 * gib, "connections": 80, "cpu": 85}
+    assert thresholds("dev") == thresholds("local") == defaults
+    # prod's own (environments/prod/variables.tfvars), the rest are the defaults
+    assert thresholds("prod") == {**defaults, "5xx": 2, "p95": 1, "storage": 5 * gib, "connections": 180}
+    for name, each in plans.items():
+        # One topic per environment, no subscriber in these tfvars; the renewal alarms use it too.
+        [topic] = values(each.plan, "aws_sns_topic")
+        assert topic["name"] == f"exii-{name}-alarms"
+        assert each.plan.counts["aws_cloudwatch_metric_alarm"] == 2 * 5 + 3 + 2
+        services = {s["name"]: s for s in values(each.plan, "aws_ecs_service")}
+        for key in ("concept", "django"):
+            [alarms] = services[f"exii-{name}-{key}"]["alarms"]
+            assert alarms == {
+                "alarm_names": [f"exii-{name}-{key}-5xx-rate", f"exii-{name}-{key}-unhealthy-hosts"],
+                "enable": True,
+                "rollback": True,
+            }

@@ -10,6 +10,7 @@ rollback tag is put back and no fault is left pending.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Any
 
@@ -140,6 +141,41 @@ def test_refresh_reports_the_circuit_breaker_rollback(ecs, restored, endpoint):
     assert "error: django: rolled back" in result.stderr
     assert "Traceback" not in output_of(result)
     assert ecs.steady("django")["taskDefinition"] == restored.task_definitions["django"]
+
+
+def test_refresh_reports_a_rollback_on_a_deployment_alarm(ecs, restored, local_stack):
+    """An alarm that goes to ALARM while the release bakes: ECS (the emulator) rolls it back."""
+    alarm = local_stack.outputs["alarms"]["deployment_alarms"]["django"][0]  # its 5xx rate
+    cloudwatch = local_stack.client("cloudwatch")
+    configured = ecs.service("django")["deploymentConfiguration"]["alarms"]  # as Terraform set it
+    assert configured["enable"] and configured["rollback"] and alarm in configured["alarmNames"]
+    outcome: dict[str, Any] = {}
+    rollout = threading.Thread(
+        target=lambda: outcome.update(result=run_inv("refresh", "--env", "local", "--service", "django", "--force"))
+    )
+    rollout.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the new deployment, still in progress (its tasks start, then it bakes)
+            primary = ecs.primary(ecs.service("django"))
+            if primary["id"] != restored.deployments["django"] and primary["rolloutState"] == "IN_PROGRESS":
+                break
+            assert rollout.is_alive() and time.monotonic() < deadline, outcome
+            time.sleep(0.05)
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx in the new release (test)")
+        rollout.join(timeout=120)
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test over")
+        rollout.join(timeout=120)
+    result = outcome["result"]
+    assert result.returncode == 1, output_of(result)
+    assert "rolled back" in table_row(result.stdout, "django")
+    assert f"error: django: rolled back: deployment alarm {alarm} in ALARM" in result.stderr
+    assert "Traceback" not in output_of(result)
+    service = ecs.steady("django")
+    assert service["taskDefinition"] == restored.task_definitions["django"]  # the revision it ran before
+    ours = primary["id"]
+    assert any(f"(deployment {ours}) deployment failed: alarm detected." in e["message"] for e in service["events"])
 
 
 def test_migrate_fails_on_a_non_zero_exit(endpoint):

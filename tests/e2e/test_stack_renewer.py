@@ -54,6 +54,8 @@ def test_the_function_its_schedule_role_and_alarms_exist(local_stack):
 
     alarms = local_stack.client("cloudwatch").describe_alarms(AlarmNamePrefix=name)["MetricAlarms"]
     topic = local_stack.outputs["cert_renewer"]["alarm_topic"]
+    # The environment's one alarm topic (alarms.tf), shared with the services' and database's alarms.
+    assert topic.endswith(":exii-local-alarms") and topic == local_stack.outputs["alarms"]["topic"]
     assert sorted(a["AlarmName"] for a in alarms) == [f"{name}-days-remaining", f"{name}-errors"]
     assert all(a["AlarmActions"] == [topic] for a in alarms)
     # `inv up` published the days its certificate has left, so the new alarm starts with data.

@@ -15,6 +15,7 @@ from stackops.local.lambda_runner import LAMBDA_TMP
 from tests.planner import Plan, once_per_session, plan_instances
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
+TOPIC = "arn:aws:sns:eu-west-2:111122223333:exii-test-alarms"  # the root's aws_sns_topic.alarms
 
 
 def instances(package: Path) -> dict[str, dict]:
@@ -30,15 +31,9 @@ def instances(package: Path) -> dict[str, dict]:
         "managed_tags": {MANAGED_TAG[0]: MANAGED_TAG[1], ENV_TAG: "test"},
         "account_key_secret_name": "/exii/test/acme-account",
         "environment": {"STACKOPS_ENVIRONMENT": json.dumps({"name": "test", "variables": {}})},
+        "alarm_topic_arn": TOPIC,
     }
-    return {
-        "plain": common,
-        "mailed": {
-            **common,
-            "name": "exii-mail-cert-renewer",
-            "alarm_emails": ["ops@example.com", "oncall@example.com"],
-        },
-    }
+    return {"plain": common}
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +124,7 @@ def test_acm_only_on_the_tools_certificates_and_ssm_only_on_its_parameters(plan)
     assert not [a for a in every_action if a.endswith("*")]
 
 
-def test_alarms_on_errors_and_on_days_remaining_notify_the_topic(plans):
-    plan = plans["plain"]
+def test_alarms_on_errors_and_on_days_remaining_notify_the_topic(plan):
     alarms = {a["alarm_name"]: a for a in plan.of_type("aws_cloudwatch_metric_alarm").values()}
     errors = alarms["exii-test-cert-renewer-errors"]
     assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
@@ -142,10 +136,8 @@ def test_alarms_on_errors_and_on_days_remaining_notify_the_topic(plans):
     assert (days["comparison_operator"], days["threshold"], days["statistic"]) == ("LessThanThreshold", 10, "Minimum")
     assert days["treat_missing_data"] == "breaching"  # a renewer that stopped reporting alarms too
     assert (days["evaluation_periods"], days["datapoints_to_alarm"]) == (2, 2)
-    assert plan.counts["aws_sns_topic_subscription"] == 0
-    mailed = plans["mailed"].resources  # (of_type splits addresses on dots, and these keys hold some)
-    subscriptions = [v for a, v in mailed.items() if a.startswith("aws_sns_topic_subscription.")]
-    assert sorted((s["protocol"], s["endpoint"]) for s in subscriptions) == [
-        ("email", "oncall@example.com"),
-        ("email", "ops@example.com"),
-    ]
+    for alarm in (errors, days):
+        assert alarm["alarm_actions"] == [TOPIC]
+    assert days["ok_actions"] == [TOPIC]
+    # The environment's one topic and its subscriptions are the root's (alarms.tf), not the module's.
+    assert plan.counts["aws_sns_topic"] == 0 and plan.counts["aws_sns_topic_subscription"] == 0

@@ -6,6 +6,7 @@ root): a validation needs no provider, and the rest of the root would need AWS t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -48,3 +49,41 @@ def test_throw_away_settings_are_refused_in_prod_only(tmp_path: Path, variable: 
         assert f"{variable} must stay false in prod" in " ".join(result.stderr.split())
     else:
         assert result.returncode == 0, result.stderr
+
+
+def plan_variable(tmp_path: Path, name: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    initialize = (ROOT / "initialize.tf").read_text()
+    (tmp_path / "variables.tf").write_text(
+        variable_block(initialize, name) + f'\n\noutput "value" {{\n  value = var.{name}\n}}\n'
+    )
+    environ = {**os.environ, **offline_environ(tmp_path)}
+    command = [terraform_binary(), "plan", "-input=false", "-no-color", "-out=plan", *arguments]
+    return subprocess.run(command, cwd=tmp_path, env=environ, capture_output=True, text=True, check=False)
+
+
+def test_alarm_thresholds_default_and_override_one_by_one(tmp_path: Path) -> None:
+    result = plan_variable(tmp_path, "alarm_thresholds", "-var=alarm_thresholds={target_5xx_percent = 2}")
+    assert result.returncode == 0, result.stderr
+    environ = {**os.environ, **offline_environ(tmp_path)}
+    shown = subprocess.run(
+        [terraform_binary(), "show", "-json", "plan"], cwd=tmp_path, env=environ, capture_output=True, text=True
+    )
+    assert json.loads(shown.stdout)["planned_values"]["outputs"]["value"]["value"] == {
+        "target_5xx_percent": 2,  # the one given; the others keep their defaults
+        "unhealthy_hosts": 0,
+        "response_time_p95_seconds": 2,
+        "service_cpu_percent": 85,
+        "service_memory_percent": 85,
+        "db_cpu_percent": 80,
+        "db_free_storage_gib": 2,
+        "db_connections": 80,
+        "fast_evaluation_periods": 3,
+        "fast_datapoints_to_alarm": 2,
+        "evaluation_periods": 3,
+    }
+
+
+def test_alarm_thresholds_refuse_more_datapoints_than_periods(tmp_path: Path) -> None:
+    result = plan_variable(tmp_path, "alarm_thresholds", "-var=alarm_thresholds={fast_datapoints_to_alarm = 4}")
+    assert result.returncode == 1
+    assert "fast_datapoints_to_alarm cannot exceed fast_evaluation_periods" in " ".join(result.stderr.split())

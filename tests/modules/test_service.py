@@ -33,6 +33,7 @@ INPUTS = {
     "min_count": 2,
     "max_count": 6,
     "cpu_target_percent": 55,
+    "deployment_alarm_names": ["exii-test-django-5xx-rate", "exii-test-django-unhealthy-hosts"],
 }
 
 
@@ -88,6 +89,10 @@ def test_service_runs_on_fargate_in_the_private_subnets_without_a_public_ip(plan
 
 def test_a_failed_deployment_rolls_back(plan):
     assert plan.one("aws_ecs_service")["deployment_circuit_breaker"] == [{"enable": True, "rollback": True}]
+    # A release that starts but then trips its 5xx-rate or unhealthy-hosts alarm is rolled back by ECS.
+    assert plan.one("aws_ecs_service")["alarms"] == [
+        {"alarm_names": INPUTS["deployment_alarm_names"], "enable": True, "rollback": True}
+    ]
 
 
 def test_security_group_admits_only_the_load_balancer_group(plan):

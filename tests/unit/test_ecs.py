@@ -29,7 +29,7 @@ import pytest
 from moto import mock_aws
 from moto.core.utils import utcnow
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
-from moto.ecs.models import EC2ContainerServiceBackend
+from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 from moto.moto_api import state_manager
 
 from stackops.ecs.deploy import deploy
@@ -463,6 +463,40 @@ def test_circuit_breaker_rollback_is_a_failure_with_ecs_reason(
         raise_on_failure([result])
     print_results([result])
     assert "1 -> 2" in capsys.readouterr().out
+
+
+def test_a_rollback_on_a_deployment_alarm_names_the_alarm(
+    session: boto3.Session, stack: Stack, scheduler: Scheduler
+) -> None:
+    cloudwatch = session.client("cloudwatch")
+    for name in ("exii-test-concept-5xx-rate", "exii-test-concept-unhealthy-hosts"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="AWS/ApplicationELB",
+            MetricName="UnHealthyHostCount",
+            Statistic="Maximum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    # What Terraform sets (modules/service), set on moto's service itself so the stand-in starts no deployment.
+    [service] = [s for s in ecs_backends["123456789012"][REGION].services.values() if s.name == "exii-test-concept"]
+    service.deployment_configuration = {
+        "alarms": {"alarmNames": ["exii-test-concept-5xx-rate", "exii-test-concept-unhealthy-hosts"], "enable": True,
+                   "rollback": True}
+    }  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName="exii-test-concept-5xx-rate", StateValue="ALARM", StateReason="test")
+    register(stack.ecs, "exii-test-concept", "concept", f"{REPO}/concept:v2")
+    scheduler.plan = "circuit_breaker"  # the stand-in's rollback: ECS put rev 1 back
+
+    [result] = refresh(session, stack.layout, service="concept", **FAST)
+
+    assert result.outcome is Outcome.ROLLED_BACK
+    assert result.detail.startswith("deployment alarm exii-test-concept-5xx-rate in ALARM: ECS rolled back to rev 1")
+    assert "unhealthy-hosts" not in result.detail  # the one in OK is not named
+    with pytest.raises(OpsError, match="concept: rolled back: deployment alarm exii-test-concept-5xx-rate in ALARM"):
+        raise_on_failure([result])
 
 
 def test_stuck_deployment_times_out_with_what_was_last_seen(

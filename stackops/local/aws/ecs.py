@@ -40,6 +40,15 @@ What `install()` patches, and why each patch is the narrowest found:
    family's latest: Terraform's `track_latest` read it, saw INACTIVE and planned a new revision.
    Installed on its own by `install_latest_active_revision` (the unit tests apply just this one).
 
+6. `create_service` (the response: moto's backend never receives it) keeps the request's
+   `deploymentConfiguration`, as update_service already does, so `alarms` (and the circuit
+   breaker) read back as they were set and a second plan is empty. With `alarms.enable`, the
+   scheduler honours them (`stackops.local.aws.ecs_alarms`): a deployment stays IN_PROGRESS for a
+   bake time after its tasks run, and a named alarm set to ALARM meanwhile (CloudWatch's
+   `set_alarm_state`) fails it and rolls the service back to its last completed deployment, with
+   a service event, as ECS does.
+   Installed on its own by `install_deployment_configuration` (the unit tests use the whole set).
+
 Faults, each consumed by the first deployment or task that can use it (`FAULTS`, or over HTTP at
 /_stack/ecs/faults):
 
@@ -192,6 +201,7 @@ def install() -> None:
         return task
 
     install_latest_active_revision()
+    install_deployment_configuration()
     backend_cls._calculate_task_resource_requirements = staticmethod(calculate_task_resource_requirements)
     NetworkInterfaceBackend.create_network_interface = create_network_interface  # type: ignore[method-assign]
     backend_cls.create_service = create_service
@@ -223,3 +233,27 @@ def install_latest_active_revision() -> None:
 
     describe_task_definition._stackops_latest_active = True  # type: ignore[attr-defined]
     backend_cls.describe_task_definition = describe_task_definition
+
+
+def install_deployment_configuration() -> None:
+    """Patch 6: create_service keeps the request's deploymentConfiguration (idempotent)."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    response_cls: Any = EC2ContainerServiceResponse
+    if getattr(response_cls.create_service, "_stackops_deployment_configuration", False):
+        return
+    original = response_cls.create_service
+
+    def create_service(self: Any) -> Any:
+        result = original(self)
+        config = self._get_param("deploymentConfiguration")
+        if config:
+            cluster, name = self._get_param("cluster", "default"), self._get_param("serviceName")
+            service = self.ecs_backend._get_service(cluster, name)
+            # (Its first deployment started without it; ECS has nothing to roll back to then anyway.)
+            with LOCK:
+                service.deployment_configuration = config
+        return result
+
+    create_service._stackops_deployment_configuration = True  # type: ignore[attr-defined]
+    response_cls.create_service = create_service
