@@ -9,6 +9,7 @@ rollback tag is put back and no fault is left pending.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -164,6 +165,11 @@ def test_refresh_reports_a_rollback_on_a_deployment_alarm(ecs, restored, local_s
             time.sleep(0.05)
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx in the new release (test)")
         rollout.join(timeout=120)
+        # `inv status` then shows the alarm, on the service it belongs to.
+        status = run_inv("status", "--env", "local", "--json")
+        assert status.returncode == 0, output_of(status)
+        shown = {item["name"]: item["service"] for item in json.loads(status.stdout)["alarms"]}
+        assert shown.get(alarm) == "django", shown
     finally:
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test over")
         rollout.join(timeout=120)
