@@ -63,7 +63,7 @@ def stack(env: Environment, *, bucket_checked: bool = False) -> Terraform:
     """The environment's stack, initialised with its backend and workspace."""
     if not bucket_checked:
         require_state_bucket(env)
-    tf = Terraform(env, var_args=stack_variables(env))
+    tf = Terraform(env, var_args=lambda: stack_variables(env))
     tf.init()
     return tf
 

@@ -156,17 +156,22 @@ class Terraform:
         data_dir: Path | None = None,
         workspace: str | None = None,
         backend_config: Sequence[str] | None = None,
-        var_args: Sequence[str] | None = None,
+        var_args: Sequence[str] | Callable[[], Sequence[str]] | None = None,
         label: str | None = None,
     ) -> None:
-        """By default the environment's stack: the repository root, its tfvars, backend and workspace."""
+        """By default the environment's stack: the repository root, its tfvars, backend and workspace.
+
+        `var_args` may be a function, called when a command first needs them: the stack's builds the
+        renewal function's package, which a state read (`inv refresh`, `inv logs`) does not need."""
         self.env = env
         self.root = root or env.root
         self.data_dir = data_dir or env.state_dir / "terraform"
         self.plan_dir = self.data_dir / "plans"
         self.workspace = workspace or env.workspace
         self.backend_config = list(backend_config) if backend_config is not None else backend_args(env)
-        self._var_args = list(var_args) if var_args is not None else [f"-var-file={env.tfvars_path}"]
+        self._var_args: Sequence[str] | Callable[[], Sequence[str]] = (
+            var_args if var_args is not None else [f"-var-file={env.tfvars_path}"]
+        )
         self.label = label or env.name  # what the progress lines call this stack
 
     # -- process plumbing ----------------------------------------------------------------------
@@ -332,6 +337,8 @@ class Terraform:
         return self.root / ".terraform.lock.hcl"
 
     def var_args(self) -> list[str]:
+        if callable(self._var_args):
+            self._var_args = list(self._var_args())
         return list(self._var_args)
 
     def plan(self, *, destroy: bool = False, extra: Sequence[str] = (), summarize: bool = True) -> PlanResult:
