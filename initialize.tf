@@ -382,3 +382,14 @@ variable "db_backup_retention_days" {
   type        = number
   default     = 7
 }
+
+variable "db_snapshot_keep" {
+  description = "How many of its own manual snapshots (taken before each migration) the tool keeps; older ones it made are deleted, never automated or other snapshots."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.db_snapshot_keep >= 1 && floor(var.db_snapshot_keep) == var.db_snapshot_keep
+    error_message = "db_snapshot_keep must be a whole number of at least 1: the snapshot just taken is always kept."
+  }
+}

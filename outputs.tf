@@ -49,6 +49,15 @@ output "batch_cluster_name" {
   value       = module.batch.cluster_name
 }
 
+output "database" {
+  description = "What `inv migrate` (its snapshot first), `inv db.snapshots` and `inv db.restore` operate on: the instance's identifier and endpoint, and how many of the tool's snapshots to keep."
+  value = {
+    identifier    = module.database.identifier
+    endpoint      = module.database.endpoint
+    snapshot_keep = var.db_snapshot_keep
+  }
+}
+
 output "database_endpoint" {
   description = "host:port of the Postgres database (private)."
   value       = module.database.endpoint

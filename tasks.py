@@ -14,6 +14,8 @@ from stackops.errors import OpsError, aws_error_message, is_aws_error
 
 ENV_HELP = "environment name: a folder of environments/ (dev, prod, local); never guessed for dev or prod"
 VERBOSE_HELP = "stream Terraform's own output instead of the progress view (or STACK_VERBOSE=1)"
+SNAPSHOT_HELP = "--no-snapshot: migrate without the database snapshot taken first (prod: also --confirm prod)"
+SKIP_SNAPSHOT_CONFIRM_HELP = "the environment's name typed out: prod needs it with --no-snapshot"
 YES_HELP = "do not ask for confirmation (automation); prod destroy still needs --confirm prod"
 
 
@@ -361,14 +363,18 @@ def refresh(c, env=None, service=None, force=False, timeout=None, keep=None):
         "env": ENV_HELP,
         "service": "the service to deploy (concept or django)",
         "image": "a full image reference (repo:tag, repo@sha256:...) or just a tag of the current repository",
-        "migrate": "run the migration with the new image first; the service is untouched if it fails",
+        "migrate": "run the migration with the new image first (after a database snapshot); the service is"
+        " untouched if it fails",
+        "snapshot": SNAPSHOT_HELP,
+        "confirm": SKIP_SNAPSHOT_CONFIRM_HELP,
         "timeout": TIMEOUT_HELP,
     }
 )
 @operation
-def deploy(c, env=None, service=None, image=None, migrate=False, timeout=None):
+def deploy(c, env=None, service=None, image=None, migrate=False, snapshot=True, confirm=None, timeout=None):
     """Register a revision identical to the latest but for the image, then roll the service onto it."""
     from stackops import cli, stack
+    from stackops.db.snapshots import allow_skipping
     from stackops.ecs.deploy import deploy as deploy_image
     from stackops.ecs.results import print_results, raise_on_failure
 
@@ -376,8 +382,13 @@ def deploy(c, env=None, service=None, image=None, migrate=False, timeout=None):
         raise OpsError("both --service and --image are required")
     seconds = cli.positive(timeout, "--timeout", default=600)
     environment = cli.open_environment(env)
+    if migrate and not snapshot:
+        allow_skipping(environment, confirm)
+    layout, database = (
+        stack.ecs_and_database(environment) if migrate and snapshot else (stack.ecs_layout(environment), None)
+    )
     result = deploy_image(
-        environment.session(), stack.ecs_layout(environment), service, image, migrate=migrate,
+        environment.session(), layout, service, image, migrate=migrate, database=database,
         timeout=seconds,
     )  # fmt: skip
     print_results([result])
@@ -405,24 +416,77 @@ def rollback(c, env=None, service=None, timeout=None):
     help={
         "env": ENV_HELP,
         "command": "run this instead of the task definition's command (shell words)",
+        "snapshot": SNAPSHOT_HELP,
+        "confirm": SKIP_SNAPSHOT_CONFIRM_HELP,
         "timeout": "seconds to wait for the task to stop (default 600)",
     }
 )
 @operation
-def migrate(c, env=None, command=None, timeout=None):
-    """Run the migration task once with the backend's network and secrets; exit 1 unless it exits 0."""
+def migrate(c, env=None, command=None, snapshot=True, confirm=None, timeout=None):
+    """Snapshot the database, then run the migration task once with the backend's network and secrets;
+    exit 1 unless it exits 0."""
     from stackops import cli, stack
+    from stackops.db.snapshots import allow_skipping
+    from stackops.ecs.migrate import failure_message
     from stackops.ecs.migrate import migrate as run_migration
+    from stackops.ecs.results import print_migration
 
     seconds = cli.positive(timeout, "--timeout", default=600)
     environment = cli.open_environment(env)
-    result = run_migration(
-        environment.session(), stack.ecs_layout(environment), command=command,
-        timeout=seconds,
-    )  # fmt: skip
+    if not snapshot:
+        allow_skipping(environment, confirm)
+    layout, database = stack.ecs_and_database(environment) if snapshot else (stack.ecs_layout(environment), None)
+    result = run_migration(environment.session(), layout, database=database, command=command, timeout=seconds)
+    print_migration(result)
     if not result.ok:
-        raise OpsError(f"migration failed: {result.detail}")
+        raise OpsError(failure_message(result, environment.name))
     ui.out.print(f"migration succeeded: {result.detail}")
+
+
+@task(name="snapshots", help={"env": ENV_HELP, "json": "print the snapshots as JSON"})
+@operation
+def db_snapshots(c, env=None, json=False):
+    """List the database's snapshots: the tool's (taken before migrations), other manual and automated ones."""
+    from stackops import cli, stack
+    from stackops.db.snapshots import as_json, list_snapshots, print_snapshots
+    from stackops.status.render import to_json
+
+    environment = cli.open_environment(env)
+    database = stack.database(environment)
+    snapshots = list_snapshots(environment.session().client("rds"), database)
+    if json:
+        ui.out.print_json(to_json(as_json(snapshots)))
+    else:
+        print_snapshots(snapshots, database)
+
+
+@task(
+    name="restore",
+    help={
+        "env": ENV_HELP,
+        "snapshot": "the snapshot to restore (a name inv db.snapshots lists)",
+        "name": "the new instance's identifier (default: <database>-restored-<UTC time>)",
+        "confirm": "the environment's name typed out: prod needs it (--confirm prod)",
+        "timeout": "seconds to wait for the new instance to be available (default 3600)",
+    },
+)
+@operation
+def db_restore(c, env=None, snapshot=None, name=None, confirm=None, timeout=None):
+    """Restore a snapshot into a NEW instance beside the running database; print its endpoint and how to switch."""
+    from stackops import cli, stack
+    from stackops.confirm import confirm as confirm_change
+    from stackops.db.restore import print_switch_over, restore
+
+    if not snapshot:
+        raise OpsError("--snapshot is required (inv db.snapshots --env ENV lists them)")
+    seconds = cli.positive(timeout, "--timeout", default=3600)
+    environment = cli.open_environment(env)
+    if environment.is_production or confirm is not None:
+        confirm_change(environment, "restore a snapshot beside the database", typed=confirm,
+                       name_needed_because="a restore creates a second production database")  # fmt: skip
+    database = stack.database(environment)
+    result = restore(environment.session().client("rds"), database, snapshot, identifier=name, timeout=seconds)
+    print_switch_over(result, database)
 
 
 @task(
@@ -456,4 +520,5 @@ cert_tasks = Collection("cert")
 cert_tasks.add_task(cert, default=True)
 cert_tasks.add_task(cert_renewer)
 ns.add_collection(cert_tasks)
+ns.add_collection(Collection("db", db_snapshots, db_restore))
 ns.add_collection(Collection("local", local_up, local_down, local_reset, local_status))

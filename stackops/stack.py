@@ -19,6 +19,7 @@ from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.sync import missing_secrets
 from stackops.bootstrap import state_bucket_exists
 from stackops.confirm import confirm
+from stackops.db.instance import DatabaseRef
 from stackops.ecs.layout import EcsLayout
 from stackops.ecs.results import print_results, raise_on_failure
 from stackops.ecs.terraform_revisions import (
@@ -370,3 +371,14 @@ def ecs_layout(env: Environment) -> EcsLayout:
     """The services, task definition families and cluster Terraform created (its `ecs` output),
     and the revision its state tracks per family; one read of the state."""
     return EcsLayout.from_state(current_state(env, stack(env)), env=env.name)
+
+
+def ecs_and_database(env: Environment) -> tuple[EcsLayout, DatabaseRef]:
+    """`ecs_layout` and the database (its `database` output), from one read of the state."""
+    state = current_state(env, stack(env))
+    return EcsLayout.from_state(state, env=env.name), DatabaseRef.from_state(state, env=env.name)
+
+
+def database(env: Environment) -> DatabaseRef:
+    """The database instance and the tool's snapshot retention, from the `database` output."""
+    return DatabaseRef.from_state(current_state(env, stack(env)), env=env.name)

@@ -1,3 +1,8 @@
+output "identifier" {
+  description = "Identifier of the database instance (what its snapshots are taken of)."
+  value       = aws_db_instance.this.identifier
+}
+
 output "address" {
   description = "Host name of the database."
   value       = aws_db_instance.this.address

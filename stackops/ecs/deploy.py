@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import boto3
 from rich.markup import escape
 
+from stackops.db.instance import DatabaseRef
+from stackops.db.snapshots import take_before_migration
 from stackops.ecs.image_retention import retain_images
 from stackops.ecs.images import image_repository, parse_image
 from stackops.ecs.layout import EcsLayout, ServiceRef
@@ -26,6 +29,7 @@ def deploy(
     image: str,
     *,
     migrate: bool = False,
+    database: DatabaseRef | None = None,
     command: Sequence[str] | str | None = None,
     timeout: float = 600,
     keep_revisions: int = 5,
@@ -34,9 +38,9 @@ def deploy(
     """Register a copy of the family's latest revision with a new image and roll the service to it.
 
     With migrate, the migrate family first gets a revision with the same image (it must run the
-    same repository as the service) and runs once; if it fails, that revision is deregistered
-    again and the service is not touched. If ECS rolls the deployment back, the new service
-    revision is deregistered again too.
+    same repository as the service) and runs once, after a snapshot of `database` (None: no
+    snapshot); if either fails, that revision is deregistered again and the service is not
+    touched. If ECS rolls the deployment back, the new service revision is deregistered again too.
     """
     spec = parse_image(image)  # refuse nonsense before any call
     check_keep(keep_revisions)
@@ -49,10 +53,11 @@ def deploy(
         base_td, base_tags = describe_td(ecs, latest_arn(ecs, ref.family))
         current_image = find_container(base_td, ref.container)["image"]
         new_image = spec.apply_to(current_image)
+        snapshot = None
         if migrate:
             assert layout.migrate is not None
-            _migrate_with_image(
-                session, ecs, layout, ref, current_image, new_image, command, timeout, poll, keep_revisions
+            snapshot = _migrate_with_image(
+                session, ecs, layout, ref, current_image, new_image, database, command, timeout, poll, keep_revisions
             )
         target = register_copy(ecs, base_td, base_tags, ref.container, new_image, by="inv deploy")
         err.print(f"{escape(ref.key)}: registered {escape(td_name(target))} with {escape(new_image)}")
@@ -71,6 +76,9 @@ def deploy(
         )
         result = retire_if_rolled_back(ecs, result, target)
     retain_images(session, layout)
+    if snapshot:
+        migrated = f"migrated after snapshot {snapshot}"
+        result = dataclasses.replace(result, detail=f"{result.detail}; {migrated}" if result.detail else migrated)
     return result
 
 
@@ -81,11 +89,13 @@ def _migrate_with_image(
     ref: ServiceRef,
     service_image: str,
     new_image: str,
+    database: DatabaseRef | None,
     command: Sequence[str] | str | None,
     timeout: float,
     poll: float,
     keep_revisions: int,
-) -> None:
+) -> str | None:
+    """Migrate with the new image; the snapshot's name (None without one)."""
     assert layout.migrate is not None
     m = layout.migrate
     m_td, m_tags = describe_td(ecs, latest_arn(ecs, m.family))
@@ -97,12 +107,21 @@ def _migrate_with_image(
         )
     m_arn = register_copy(ecs, m_td, m_tags, m.container, new_image, by="inv deploy --migrate")
     err.print(f"migrate: registered {escape(td_name(m_arn))} with {escape(new_image)}")
-    result = run_migration(session, ecs, layout, m_arn, command, timeout, poll)
+    snapshot = None
+    try:
+        if database is not None:
+            snapshot = take_before_migration(session.client("rds"), database, m_arn, new_image).name
+        result = run_migration(session, ecs, layout, m_arn, command, timeout, poll)
+    except BaseException:
+        ecs.deregister_task_definition(taskDefinition=m_arn)  # no success with it: the services keep theirs
+        raise
     if not result.ok:
         # keep "latest migrate revision" matching the image the services run
         ecs.deregister_task_definition(taskDefinition=m_arn)
+        before = f"; the database as it was before is snapshot {snapshot}" if snapshot else ""
         raise OpsError(
             f"migration failed ({result.detail}): {ref.key} left untouched on {service_image};"
-            f" deregistered {td_name(m_arn)} again"
+            f" deregistered {td_name(m_arn)} again{before}"
         )
     prune(ecs, m.family, keep_revisions, layout.tracked(m.family))
+    return snapshot

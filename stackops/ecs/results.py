@@ -52,6 +52,7 @@ class MigrationResult:
     stop_code: str | None = None
     stopped_reason: str | None = None
     log_lines: tuple[str, ...] = ()
+    snapshot: str | None = None  # the database snapshot taken before it ran (None: --no-snapshot)
 
 
 def print_results(results: Sequence[RolloutResult]) -> None:
@@ -72,6 +73,22 @@ def print_results(results: Sequence[RolloutResult]) -> None:
             f"[{style}]{r.outcome}[/]",
             escape(detail),
         )
+    out.print(table)
+
+
+def print_migration(result: MigrationResult) -> None:
+    """`inv migrate`'s end-of-command table, on stdout: the run, how it ended, the snapshot before it."""
+    table = Table(title="Migration", title_justify="left")
+    for column in ("Task", "Revision", "Result", "Snapshot before", "Detail"):
+        table.add_column(column, overflow="fold")
+    style = "green" if result.ok else "red"
+    table.add_row(
+        escape(result.task_arn.rsplit("/", 1)[-1]),
+        escape(result.task_definition.rsplit("/", 1)[-1]),
+        f"[{style}]{'succeeded' if result.ok else 'failed'}[/]",
+        escape(result.snapshot or "none (--no-snapshot)"),
+        escape(result.detail),
+    )
     out.print(table)
 
 

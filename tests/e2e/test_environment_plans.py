@@ -290,6 +290,9 @@ def test_prod_survives_an_az_and_refuses_accidents(plans: dict[str, EnvironmentP
     assert {b["force_destroy"] for b in values(plan, "aws_s3_bucket")} == {False}  # data is never deleted with it
     assert {r["force_delete"] for r in values(plan, "aws_ecr_repository")} == {False}  # nor the images it runs
     assert db["backup_retention_period"] == 14
+    # What the tool reads to snapshot before a migration and to prune its snapshots (db_snapshot_keep).
+    assert plans["prod"].plan.outputs["database"]["identifier"] == "exii-prod"
+    assert plans["prod"].plan.outputs["database"]["snapshot_keep"] == 10
     targets = values(plan, "aws_appautoscaling_target")
     assert len(targets) == 2
     assert {(t["min_capacity"], t["max_capacity"]) for t in targets} == {(2, 6)}

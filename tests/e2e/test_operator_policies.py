@@ -24,6 +24,7 @@ What moto 5.2.5's authorisation proves, and what it does not (stackops/local/aws
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -142,3 +143,28 @@ def test_authorisation_is_on_the_plan_role_cannot_write_a_secret(operators, auth
     assert "secretsmanager:PutSecretValue" in output and "AccessDenied" in output, output[-3000:]
     assert re.search(r"secretsmanager PutSecretValue \S+ .*-> 403 ", output), output[-3000:]  # the trace agrees
     assert local_stack.client("secretsmanager").get_secret_value(SecretId=SECRET)["SecretString"] == secret_kept
+
+
+def test_migrate_with_its_snapshot_as_the_deploy_role(operators, authorised, local_stack):
+    code, output, seconds = run_as(operators["deploy"], "migrate", "--env", "local")
+    assert_allowed(code, output)
+    assert "snapshot: taking exii-local-premigrate-" in output
+    print(f"inv migrate (snapshot first) as exii-operator-deploy: {seconds:.1f} s")
+
+
+def test_snapshots_and_a_restore_as_the_database_role(operators, authorised, local_stack):
+    code, output, _ = run_as(operators["database"], "db.snapshots", "--env", "local", "--json")
+    assert_allowed(code, output)
+    snapshots, _ = json.JSONDecoder().raw_decode(output)  # stdout (the JSON) comes first
+    newest = next(s for s in snapshots if s["status"] == "available")
+    target = "exii-local-restored-operator"
+    rds = local_stack.client("rds")  # the emulator's own identity: allowed while authorisation is on
+    try:
+        code, output, seconds = run_as(
+            operators["database"], "db.restore", "--env", "local", "--snapshot", newest["name"], "--name", target
+        )
+        assert_allowed(code, output)
+    finally:
+        if any(i["DBInstanceIdentifier"] == target for i in rds.describe_db_instances()["DBInstances"]):
+            rds.delete_db_instance(DBInstanceIdentifier=target, SkipFinalSnapshot=True)
+    print(f"inv db.restore as exii-operator-database: {seconds:.1f} s")

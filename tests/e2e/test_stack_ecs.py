@@ -130,6 +130,15 @@ def test_migrate_prints_the_task_log(ecs, local_stack):
     task = ecs.client.describe_tasks(cluster=ecs.cluster, tasks=[task_id[1]])["tasks"][0]
     assert task["lastStatus"] == "STOPPED"
     assert task["taskDefinitionArn"] == ecs.revisions(migrate["family"])[-1]
+    # The database was snapshotted first, under the documented name, and the result table names it.
+    number = revision(task["taskDefinitionArn"])
+    name = re.search(
+        rf"snapshot: taking (exii-local-premigrate-r{number}-\d{{8}}-\d{{6}}) of exii-local", result.stderr
+    )
+    assert name and result.stderr.index(name[0]) < result.stderr.index("migrate: started task"), result.stderr
+    assert name[1] in table_row(result.stdout, task_id[1], title="Migration")
+    [taken] = local_stack.client("rds").describe_db_snapshots(DBSnapshotIdentifier=name[1])["DBSnapshots"]
+    assert taken["Status"] == "available" and taken["DBInstanceIdentifier"] == "exii-local"
 
 
 # -- failure paths ----------------------------------------------------------------------------------
@@ -184,13 +193,18 @@ def test_refresh_reports_a_rollback_on_a_deployment_alarm(ecs, restored, local_s
     assert any(f"(deployment {ours}) deployment failed: alarm detected." in e["message"] for e in service["events"])
 
 
-def test_migrate_fails_on_a_non_zero_exit(endpoint):
+def test_migrate_fails_on_a_non_zero_exit(endpoint, local_stack):
     faults.add_faults(endpoint, next_task_exit_code=3)
     result = run_inv("migrate", "--env", "local")
     assert result.returncode == 1, output_of(result)
     assert "error: migration failed: container migrate exited 3" in result.stderr
     assert "| exit 3" in result.stderr
     assert faults.pending_faults(endpoint) == {}  # the task consumed it
+    # The snapshot taken before it stays, and the error says how to get back to it.
+    name = re.search(r"the database as it was before is snapshot (exii-local-premigrate-r\d+-[\d-]+)", result.stderr)
+    assert name and f"inv db.restore --env local --snapshot {name[1]}" in result.stderr, result.stderr
+    rds = local_stack.client("rds")
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier=name[1])["DBSnapshots"][0]["Status"] == "available"
 
 
 def test_refresh_times_out_on_a_stuck_deployment(ecs, restored, endpoint):

@@ -87,3 +87,20 @@ def test_alarm_thresholds_refuse_more_datapoints_than_periods(tmp_path: Path) ->
     result = plan_variable(tmp_path, "alarm_thresholds", "-var=alarm_thresholds={fast_datapoints_to_alarm = 4}")
     assert result.returncode == 1
     assert "fast_datapoints_to_alarm cannot exceed fast_evaluation_periods" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("keep", ["0", "2.5", "-1"])
+def test_the_snapshot_retention_keeps_at_least_the_snapshot_just_taken(tmp_path: Path, keep: str) -> None:
+    result = plan_variable(tmp_path, "db_snapshot_keep", f"-var=db_snapshot_keep={keep}")
+    assert result.returncode == 1
+    assert "db_snapshot_keep must be a whole number of at least 1" in " ".join(result.stderr.split())
+
+
+def test_the_snapshot_retention_defaults_to_ten(tmp_path: Path) -> None:
+    result = plan_variable(tmp_path, "db_snapshot_keep")
+    assert result.returncode == 0, result.stderr
+    environ = {**os.environ, **offline_environ(tmp_path)}
+    shown = subprocess.run(
+        [terraform_binary(), "show", "-json", "plan"], cwd=tmp_path, env=environ, capture_output=True, text=True
+    )
+    assert json.loads(shown.stdout)["planned_values"]["outputs"]["value"]["value"] == 10

@@ -32,10 +32,11 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 from moto.moto_api import state_manager
 
+from stackops.db.instance import DatabaseRef
 from stackops.ecs.deploy import deploy
 from stackops.ecs.images import parse_image
 from stackops.ecs.layout import EcsLayout
-from stackops.ecs.migrate import migrate
+from stackops.ecs.migrate import failure_message, migrate
 from stackops.ecs.refresh import refresh
 from stackops.ecs.results import Outcome, print_results, raise_on_failure
 from stackops.ecs.rollback import rollback
@@ -617,6 +618,24 @@ def test_deploy_with_failing_migration_leaves_service_untouched(
     assert stack.active("exii-test-migrate") == [1]  # the failed migrate revision deregistered again
 
 
+def test_deploy_with_migrate_snapshots_first_and_a_failed_snapshot_touches_nothing(
+    session: boto3.Session, stack: Stack, scheduler: Scheduler, runtime: Runtime
+) -> None:
+    database = DatabaseRef("test", "exii-test", snapshot_keep=10)
+    # No instance yet: CreateDBSnapshot fails, so nothing migrates and nothing rolls.
+    with pytest.raises(OpsError, match="DBInstanceNotFound"):
+        deploy(session, stack.layout, "django", "v3", migrate=True, database=database, **FAST)
+    assert runtime.started == [] and scheduler.updates == [] and stack.active("exii-test-migrate") == [1]
+
+    create_database(session)
+    result = deploy(session, stack.layout, "django", "v3", migrate=True, database=database, **FAST)
+    assert (
+        result.ok and "migrated after snapshot exii-test-premigrate-r3-"
+    )  # r2 was deregistered again in result.detail
+    [raw] = session.client("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert {t["Key"]: t["Value"] for t in raw["TagList"]}["stackops:image"] == f"{REPO}/django:v3"
+
+
 def test_deploy_migrate_refused_for_service_not_running_migrate_image(
     session: boto3.Session, stack: Stack, scheduler: Scheduler, runtime: Runtime
 ) -> None:
@@ -628,8 +647,17 @@ def test_deploy_migrate_refused_for_service_not_running_migrate_image(
 # -- migrate ---------------------------------------------------------------------------------
 
 
+def create_database(session: boto3.Session) -> Any:
+    rds = session.client("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier="exii-test", DBInstanceClass="db.t4g.micro", Engine="postgres",
+        MasterUsername="app_admin", MasterUserPassword="not-a-secret-1", AllocatedStorage=20,
+    )  # fmt: skip
+    return rds
+
+
 def test_migrate_exit_0_with_logs_succeeds(session: boto3.Session, stack: Stack, runtime: Runtime) -> None:
-    result = migrate(session, stack.layout, command=["python", "manage.py", "migrate"], **FAST)
+    result = migrate(session, stack.layout, database=None, command=["python", "manage.py", "migrate"], **FAST)
 
     assert result.ok and result.exit_codes == {"migrate": 0}
     assert list(result.log_lines) == runtime.lines
@@ -644,21 +672,38 @@ def test_migrate_exit_0_with_logs_succeeds(session: boto3.Session, stack: Stack,
 
 def test_migrate_nonzero_exit_fails(session: boto3.Session, stack: Stack, runtime: Runtime) -> None:
     runtime.exit_code = 3
-    result = migrate(session, stack.layout, **FAST)
+    result = migrate(session, stack.layout, database=None, **FAST)
     assert not result.ok and result.detail == "container migrate exited 3"
     assert list(result.log_lines) == runtime.lines
 
 
 def test_migrate_never_started_reports_stop_reason(session: boto3.Session, stack: Stack, runtime: Runtime) -> None:
     runtime.never_started = True
-    result = migrate(session, stack.layout, **FAST)
+    result = migrate(session, stack.layout, database=None, **FAST)
     assert not result.ok and result.stop_code == "TaskFailedToStart"
     assert "never ran to completion: CannotPullContainerError" in result.detail
     assert "stop code TaskFailedToStart" in result.detail
     assert result.log_lines == ()
 
 
+def test_migrate_snapshots_the_database_first_and_a_failure_keeps_it(
+    session: boto3.Session, stack: Stack, runtime: Runtime
+) -> None:
+    rds = create_database(session)
+    database = DatabaseRef("test", "exii-test", snapshot_keep=10)
+    runtime.exit_code = 3
+    result = migrate(session, stack.layout, database=database, **FAST)
+
+    assert not result.ok and result.snapshot and result.snapshot.startswith("exii-test-premigrate-r1-")
+    [raw] = rds.describe_db_snapshots(DBInstanceIdentifier="exii-test", SnapshotType="manual")["DBSnapshots"]
+    assert raw["DBSnapshotIdentifier"] == result.snapshot and raw["Status"] == "available"
+    tags = {t["Key"]: t["Value"] for t in raw["TagList"]}
+    assert tags["stackops:task-definition"] == result.task_definition
+    assert tags["stackops:image"] == f"{REPO}/django:v1"
+    assert f"inv db.restore --env test --snapshot {result.snapshot}" in failure_message(result, "test")
+
+
 def test_migrate_timeout_is_an_error(session: boto3.Session, stack: Stack, runtime: Runtime) -> None:
     state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10_000})
     with pytest.raises(OpsError, match=r"migration task \S+ still RUNNING after 0.02s"):
-        migrate(session, stack.layout, timeout=0.02, poll=0.005)
+        migrate(session, stack.layout, database=None, timeout=0.02, poll=0.005)

@@ -17,7 +17,8 @@ from stackops import environments, operator_policies
 # Actions that support no resource-level permission (IAM Service Authorization Reference): the
 # only ones a statement may grant on "*".
 WITHOUT_RESOURCE_TYPES = {
-    "ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute", "ec2:DescribeFlowLogs", "ec2:DescribeInternetGateways",
+    "ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute", "ec2:DescribeAvailabilityZones", "ec2:DescribeFlowLogs",
+    "ec2:DescribeInternetGateways",
     "ec2:DescribeNatGateways", "ec2:DescribeNetworkAcls", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroupRules",
     "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcAttribute", "ec2:DescribeVpcs",
     "elasticloadbalancing:DescribeCapacityReservation", "elasticloadbalancing:DescribeListenerAttributes",
@@ -75,12 +76,15 @@ def test_each_file_renders_to_a_plain_policy_of_that_environment(name: str, env_
             else:
                 account = env.master_account_id if name.endswith("-state") else env.account_id
                 assert re.match(rf"arn:aws:[a-z0-9-]+:({env.region})?:({account})?:", resource), resource
-                unnamed = ("hostedzone/*", "change/*", "certificate/*", "scalable-target/*", f"table/{env.lock_table}")
+                # generated ids, the lock table, and the engine's default groups a restore uses (AWS names them)
+                unnamed = ("hostedzone/*", "change/*", "certificate/*", "scalable-target/*", f"table/{env.lock_table}",
+                           ":pg:default.postgres*", ":og:default:postgres-*")  # fmt: skip
                 assert env.name in resource or resource.endswith(unnamed), resource
 
 
 def test_the_families_have_their_files() -> None:
-    assert set(operator_policies.FAMILIES) | {"plan-state", "deploy-state"} == set(operator_policies.files())
+    state = {"plan-state", "deploy-state", "database-state"}
+    assert set(operator_policies.FAMILIES) | state == set(operator_policies.files())
 
 
 def test_the_plan_policy_is_read_only() -> None:
@@ -95,8 +99,9 @@ def test_the_plan_policy_is_read_only() -> None:
             assert all(r.endswith(lock) for r in listed(statement["Resource"]))
 
 
-def test_the_deploy_state_policy_only_reads() -> None:
-    for statement in statements(operator_policies.render("deploy-state", environments.load("prod"))):
+@pytest.mark.parametrize("name", ["deploy-state", "database-state"])
+def test_the_deploy_and_database_state_policies_only_read(name: str) -> None:
+    for statement in statements(operator_policies.render(name, environments.load("prod"))):
         assert not [a for a in listed(statement["Action"]) if WRITE.search(a)]
 
 

@@ -1,0 +1,1 @@
+"""The database's safety net: snapshots before migrations (`inv migrate`), `inv db.snapshots`, `inv db.restore`."""
