@@ -226,9 +226,10 @@ module "bucket" {
 
   bucket        = "${local.name}-${each.key}-${var.account_id}"
   force_destroy = var.force_destroy_buckets
-  # The name, known at plan time (the module counts on it); depends_on orders the creation.
-  access_log_bucket = local.log_bucket
-  depends_on        = [module.log_bucket]
+  # Known at plan time (the module counts on it); only the bucket's logging waits for the log
+  # bucket's policy. (A depends_on on the module made every resource of it wait for the whole log
+  # bucket, its lifecycle rules included, which the provider waits on for about a minute.)
+  access_log_bucket = module.log_bucket.log_target
 }
 
 resource "aws_sqs_queue" "this" {
