@@ -50,10 +50,13 @@ output "batch_cluster_name" {
 }
 
 output "database" {
-  description = "What `inv migrate` (its snapshot first), `inv db.snapshots` and `inv db.restore` operate on: the instance's identifier and endpoint, and how many of the tool's snapshots to keep."
+  description = "What `inv migrate` (its snapshot first), `inv db.snapshots` and `inv db.restore` operate on: the instance's identifier, endpoint and address, the host the backend is given (extra_environment may switch it to a restored instance), and how many of the tool's snapshots to keep."
   value = {
-    identifier    = module.database.identifier
-    endpoint      = module.database.endpoint
+    identifier = module.database.identifier
+    endpoint   = module.database.endpoint
+    address    = module.database.address
+    # The host the backend and its migrations are given: extra_environment wins (after inv db.restore).
+    backend_host  = lookup(lookup(var.extra_environment, "django", {}), "DATABASE_HOST", module.database.address)
     snapshot_keep = var.db_snapshot_keep
   }
 }

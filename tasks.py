@@ -381,6 +381,8 @@ def deploy(c, env=None, service=None, image=None, migrate=False, snapshot=True, 
     if not service or not image:
         raise OpsError("both --service and --image are required")
     seconds = cli.positive(timeout, "--timeout", default=600)
+    if not snapshot and not migrate:
+        raise OpsError("--no-snapshot applies to --migrate only (without it nothing is migrated or snapshotted)")
     environment = cli.open_environment(env)
     if migrate and not snapshot:
         allow_skipping(environment, confirm)
@@ -465,7 +467,7 @@ def db_snapshots(c, env=None, json=False):
     help={
         "env": ENV_HELP,
         "snapshot": "the snapshot to restore (a name inv db.snapshots lists)",
-        "name": "the new instance's identifier (default: <database>-restored-<UTC time>)",
+        "name": "the new instance's identifier, starting with <database>- (default: <database>-restored-<UTC time>)",
         "confirm": "the environment's name typed out: prod needs it (--confirm prod)",
         "timeout": "seconds to wait for the new instance to be available (default 3600)",
     },

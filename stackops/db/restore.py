@@ -30,7 +30,11 @@ from stackops.errors import OpsError
 from stackops.ui import err, out
 
 RESTORE_TIMEOUT = 3600.0
-FAILED_STATES = ("failed", "incompatible-restore", "incompatible-parameters", "storage-full")
+# DB instance states a restore does not leave by itself (RDS User Guide, "Viewing DB instance status").
+FAILED_STATES = (
+    "failed", "restore-error", "incompatible-restore", "incompatible-parameters", "incompatible-network",
+    "inaccessible-encryption-credentials", "storage-full",
+)  # fmt: skip
 POLL_SECONDS = 15.0
 # What RDS accepts as an instance identifier: a letter, then letters, digits and single hyphens, 1-63.
 IDENTIFIER = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")
@@ -68,8 +72,13 @@ def find_snapshot(rds: Any, database: DatabaseRef, name: str) -> dict[str, Any]:
     return dict(raw)
 
 
-def restore_arguments(current: Mapping[str, Any], snapshot: str, identifier: str, env: str) -> dict[str, Any]:
-    """RestoreDBInstanceFromDBSnapshot's arguments: the running instance's placement and settings."""
+def restore_arguments(
+    current: Mapping[str, Any], found: Mapping[str, Any], identifier: str, env: str
+) -> dict[str, Any]:
+    """RestoreDBInstanceFromDBSnapshot's arguments: the running instance's placement and settings
+    (its parameter group only for a snapshot of the same major version: RDS refuses a group of
+    another family, and then gives the engine's default)."""
+    snapshot = str(found["DBSnapshotIdentifier"])
     groups = [g["VpcSecurityGroupId"] for g in current.get("VpcSecurityGroups") or [] if g.get("Status") != "removing"]
     parameter_groups = [g["DBParameterGroupName"] for g in current.get("DBParameterGroups") or []]
     arguments: dict[str, Any] = {
@@ -90,13 +99,17 @@ def restore_arguments(current: Mapping[str, Any], snapshot: str, identifier: str
             {"Key": "stackops:restored-from", "Value": snapshot},
         ],
     }
-    if parameter_groups:
+    if parameter_groups and _major(found.get("EngineVersion")) == _major(current.get("EngineVersion")):
         arguments["DBParameterGroupName"] = parameter_groups[0]
     if current.get("StorageType"):
         arguments["StorageType"] = current["StorageType"]
     if current.get("EnabledCloudwatchLogsExports"):
         arguments["EnableCloudwatchLogsExports"] = list(current["EnabledCloudwatchLogsExports"])
     return arguments
+
+
+def _major(version: object) -> str:
+    return str(version or "").split(".", 1)[0]
 
 
 def restore(
@@ -118,11 +131,14 @@ def restore(
         )
     if target == database.identifier:
         raise OpsError(f"--name {target} is the running database: a restore never replaces it")
-    find_snapshot(rds, database, snapshot)
+    if not target.startswith(f"{database.identifier}-"):
+        # the operator policy (database.json) may restore only into db:<instance>-*
+        raise OpsError(f"--name {target} must start with {database.identifier}- (the environment's instances)")
+    found = find_snapshot(rds, database, snapshot)
     current = rds.describe_db_instances(DBInstanceIdentifier=database.identifier)["DBInstances"][0]
     err.print(f"restore: {escape(snapshot)} into a new instance {escape(target)} (beside {database.identifier})")
     try:
-        rds.restore_db_instance_from_db_snapshot(**restore_arguments(current, snapshot, target, database.env))
+        rds.restore_db_instance_from_db_snapshot(**restore_arguments(current, found, target, database.env))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "DBInstanceAlreadyExists":
             raise OpsError(f"an instance {target} exists already: choose another --name") from None
@@ -135,7 +151,9 @@ def restore(
 
     instance = wait_available(
         f"the restored instance {target}", read, failed=FAILED_STATES,
-        if_failed="see its events in the RDS console",
+        if_failed=f"it is left as it is and costs money: read its events (aws rds describe-events --source-identifier"
+        f" {target} --source-type db-instance), then delete it (aws rds delete-db-instance --db-instance-identifier"
+        f" {target} --skip-final-snapshot)",
         if_late=f"it goes on restoring: aws rds describe-db-instances --db-instance-identifier {target}",
         timeout=timeout, poll=poll, clock=clock, sleep=sleep,
     )  # fmt: skip
@@ -155,5 +173,7 @@ def print_switch_over(result: Restored, database: DatabaseRef) -> None:
         f"then run inv apply --env {env}. The new instance is not in Terraform's state: when it is no longer"
         f" needed, delete it with\n  aws rds delete-db-instance --db-instance-identifier {result.identifier}"
         " --final-db-snapshot-identifier <name>\n"
-        "(with deletion protection on, first aws rds modify-db-instance --no-deletion-protection)."
+        "(with deletion protection on, first aws rds modify-db-instance --no-deletion-protection).\n"
+        "While the backend uses it, inv migrate refuses to snapshot the old instance (the output `database`"
+        " names it); its master password is the one of the snapshot's time (db-password never rotates)."
     )

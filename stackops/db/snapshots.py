@@ -85,9 +85,12 @@ def _tags(raw: Mapping[str, Any]) -> dict[str, str]:
 
 
 def is_own(raw: Mapping[str, Any], env: str) -> bool:
+    """Taken by the tool before a migration: its tags and its name (the operator policy may delete
+    only `<instance>-premigrate-*`, so a copy with the tags under another name is not ours)."""
     tags = _tags(raw)
     return (
         raw.get("SnapshotType") == "manual"
+        and f"{raw.get('DBInstanceIdentifier')}-premigrate-" in str(raw.get("DBSnapshotIdentifier"))
         and tags.get("managed-by") == "stackops"
         and tags.get("stackops:environment") == env
         and tags.get("stackops:purpose") == PURPOSE
@@ -131,7 +134,8 @@ def wait_available(rds: Any, name: str, *, timeout: float = SNAPSHOT_TIMEOUT, po
 
     return waits.wait_available(
         f"snapshot {name}", read, failed=FAILED_STATES, if_failed="nothing was migrated",
-        if_late="nothing was migrated (run it again once inv db.snapshots shows it available, or pass --no-snapshot)",
+        if_late="nothing was migrated (it goes on in RDS: inv db.snapshots shows it; a new run takes a new"
+        " snapshot; --no-snapshot skips it, in prod with --confirm prod)",
         timeout=timeout, poll=poll, **clock,
     )  # fmt: skip
 
@@ -141,11 +145,19 @@ def prune(rds: Any, database: DatabaseRef, snapshots: Sequence[Snapshot] | None 
     still creating belongs to a run in progress); returns the names deleted."""
     snapshots = list_snapshots(rds, database) if snapshots is None else snapshots
     own = [s for s in snapshots if s.kind == "stackops" and s.status == "available" and s.created]
-    own.sort(key=lambda s: s.created or "", reverse=True)
+    own.sort(key=lambda s: dt.datetime.fromisoformat(s.created or ""), reverse=True)
     deleted = []
     for old in own[database.snapshot_keep :]:
-        rds.delete_db_snapshot(DBSnapshotIdentifier=old.name)
-        deleted.append(old.name)
+        try:  # each on its own: one that cannot go must not keep the others
+            rds.delete_db_snapshot(DBSnapshotIdentifier=old.name)
+        except Exception as exc:
+            if not is_aws_error(exc):
+                raise
+            err.print(
+                f"[yellow]warning: snapshot {escape(old.name)} was not pruned: {escape(aws_error_message(exc))}[/]"
+            )
+        else:
+            deleted.append(old.name)
     return deleted
 
 
@@ -160,7 +172,15 @@ def take_before_migration(
     poll: float = POLL_SECONDS,
 ) -> Snapshot:
     """Snapshot the database, wait until it is available, prune the tool's older ones."""
+    database.check_in_use()
     name = snapshot_name(database.identifier, revision, now or dt.datetime.now(dt.UTC))
+    # RDS refuses a snapshot while the instance is not available (InvalidDBInstanceState: during its
+    # automated backup, a modification, a reboot): wait for it first.
+    waits.wait_available(
+        f"database {database.identifier}", lambda: _instance_status(rds, database.identifier),
+        failed=("failed", "storage-full", "incompatible-parameters", "inaccessible-encryption-credentials"),
+        if_failed="nothing was migrated", if_late="nothing was migrated", timeout=timeout, poll=poll,
+    )  # fmt: skip
     err.print(f"snapshot: taking {escape(name)} of {escape(database.identifier)} before migrating")
     rds.create_db_snapshot(
         DBSnapshotIdentifier=name,
@@ -178,6 +198,12 @@ def take_before_migration(
         if deleted:
             err.print(f"snapshot: kept the newest {database.snapshot_keep}; deleted {escape(', '.join(deleted))}")
     return from_api(raw, database.env)
+
+
+def _instance_status(rds: Any, identifier: str) -> Reading:
+    instance = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+    status = str(instance.get("DBInstanceStatus") or "?")
+    return status, status, dict(instance)
 
 
 def print_snapshots(snapshots: Sequence[Snapshot], database: DatabaseRef) -> None:

@@ -14,6 +14,7 @@ from stackops.db.snapshots import take_before_migration
 from stackops.ecs.image_retention import retain_images
 from stackops.ecs.images import image_repository, parse_image
 from stackops.ecs.layout import EcsLayout, ServiceRef
+from stackops.ecs.migrate import restore_hint
 from stackops.ecs.one_off import run_migration
 from stackops.ecs.results import Outcome, RolloutResult
 from stackops.ecs.rollouts import POLL_SECONDS, check_keep, describe_service, retire_if_rolled_back, roll
@@ -112,16 +113,17 @@ def _migrate_with_image(
         if database is not None:
             snapshot = take_before_migration(session.client("rds"), database, m_arn, new_image).name
         result = run_migration(session, ecs, layout, m_arn, command, timeout, poll)
-    except BaseException:
+    except BaseException as exc:
         ecs.deregister_task_definition(taskDefinition=m_arn)  # no success with it: the services keep theirs
+        if isinstance(exc, OpsError) and snapshot:
+            raise OpsError(f"{exc}{restore_hint(snapshot, layout.env)}") from None
         raise
     if not result.ok:
         # keep "latest migrate revision" matching the image the services run
         ecs.deregister_task_definition(taskDefinition=m_arn)
-        before = f"; the database as it was before is snapshot {snapshot}" if snapshot else ""
         raise OpsError(
             f"migration failed ({result.detail}): {ref.key} left untouched on {service_image};"
-            f" deregistered {td_name(m_arn)} again{before}"
+            f" deregistered {td_name(m_arn)} again{restore_hint(snapshot, layout.env)}"
         )
     prune(ecs, m.family, keep_revisions, layout.tracked(m.family))
     return snapshot

@@ -39,17 +39,24 @@ def migrate(
     if database is not None:
         with aws_errors("snapshotting the database before migrating", profiles=profiles):
             snapshot = take_before_migration(session.client("rds"), database, arn, image).name
-    with aws_errors("running the migration task", profiles=profiles):
-        result = run_migration(session, ecs, layout, arn, command, timeout, poll)
+    try:
+        with aws_errors("running the migration task", profiles=profiles):
+            result = run_migration(session, ecs, layout, arn, command, timeout, poll)
+    except OpsError as exc:  # it did not start, or did not stop in time: the snapshot is still there
+        raise OpsError(f"{exc}{restore_hint(snapshot, layout.env)}") from None
     return dataclasses.replace(result, snapshot=snapshot)
+
+
+def restore_hint(snapshot: str | None, env: str) -> str:
+    """What to say of the snapshot taken before a migration that did not succeed."""
+    if not snapshot:
+        return ""
+    return (
+        f"; the database as it was before is snapshot {snapshot}"
+        f" (inv db.restore --env {env} --snapshot {snapshot} restores it beside the running one)"
+    )
 
 
 def failure_message(result: MigrationResult, env: str) -> str:
     """What `inv migrate` and `inv deploy --migrate` say when the migration failed."""
-    message = f"migration failed: {result.detail}"
-    if result.snapshot:
-        message += (
-            f"; the database as it was before is snapshot {result.snapshot}"
-            f" (inv db.restore --env {env} --snapshot {result.snapshot} restores it beside the running one)"
-        )
-    return message
+    return f"migration failed: {result.detail}{restore_hint(result.snapshot, env)}"

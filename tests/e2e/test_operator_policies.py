@@ -146,9 +146,16 @@ def test_authorisation_is_on_the_plan_role_cannot_write_a_secret(operators, auth
 
 
 def test_migrate_with_its_snapshot_as_the_deploy_role(operators, authorised, local_stack):
+    rds = local_stack.client("rds")  # the emulator's own identity: allowed while authorisation is on
+    tags = [{"Key": "managed-by", "Value": "stackops"}, {"Key": "stackops:environment", "Value": "local"},
+            {"Key": "stackops:purpose", "Value": "pre-migrate"}]  # fmt: skip
+    for day in range(1, 11):  # as many as the tool keeps: the new snapshot prunes one, as the deploy role
+        name = f"exii-local-premigrate-r0-202602{day:02d}-000000"
+        rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier="exii-local", Tags=tags)
     code, output, seconds = run_as(operators["deploy"], "migrate", "--env", "local")
     assert_allowed(code, output)
     assert "snapshot: taking exii-local-premigrate-" in output
+    assert "kept the newest 10; deleted" in output and "not pruned" not in output, output[-3000:]
     print(f"inv migrate (snapshot first) as exii-operator-deploy: {seconds:.1f} s")
 
 

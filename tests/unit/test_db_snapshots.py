@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from moto import mock_aws
 
@@ -201,6 +202,69 @@ def test_restore_arguments_copy_placement_not_public() -> None:
         "PubliclyAccessible": True,
         "DeletionProtection": True,
     }
-    arguments = restoring.restore_arguments(current, "snap", "new", "prod")
+    current["EngineVersion"] = "16.4"
+    arguments = restoring.restore_arguments(
+        current, {"DBSnapshotIdentifier": "snap", "EngineVersion": "16.3"}, "new", "prod"
+    )
     assert arguments["PubliclyAccessible"] is False and arguments["MultiAZ"] is True
     assert arguments["DeletionProtection"] is True and arguments["VpcSecurityGroupIds"] == ["sg-1"]
+    assert arguments["DBParameterGroupName"] == "p" and arguments["DBSnapshotIdentifier"] == "snap"
+    # A snapshot from before a major upgrade: the group of the new major would be refused.
+    older = restoring.restore_arguments(
+        current, {"DBSnapshotIdentifier": "snap", "EngineVersion": "15.7"}, "new", "prod"
+    )
+    assert "DBParameterGroupName" not in older
+
+
+def test_prune_goes_by_creation_time_and_one_refusal_does_not_stop_it() -> None:
+    def own(name: str, created: str) -> snapshots.Snapshot:
+        return snapshots.Snapshot(name, "stackops", "available", created, 20, 100, None, None)
+
+    listed = [  # names out of time order: the times decide
+        own("exii-dev-premigrate-r9-a", "2026-01-01T00:00:00+00:00"),
+        own("exii-dev-premigrate-r1-b", "2026-03-01T00:00:00+00:00"),
+        own("exii-dev-premigrate-r5-c", "2026-02-01T00:00:00+00:00"),
+        own("exii-dev-premigrate-r7-d", "2025-12-01T00:00:00+00:00"),
+        own("exii-dev-premigrate-r8-e", "2025-11-01T00:00:00+00:00"),
+    ]
+
+    class Deleting:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def delete_db_snapshot(self, DBSnapshotIdentifier: str) -> None:
+            self.asked.append(DBSnapshotIdentifier)
+            if DBSnapshotIdentifier.endswith("-d"):
+                error = {"Error": {"Code": "InvalidDBSnapshotState", "Message": "in use"}}
+                raise botocore.exceptions.ClientError(error, "DeleteDBSnapshot")
+
+    rds = Deleting()
+    deleted = snapshots.prune(rds, DATABASE, listed)  # keep 3: b, c, a
+    assert rds.asked == ["exii-dev-premigrate-r7-d", "exii-dev-premigrate-r8-e"]
+    assert deleted == ["exii-dev-premigrate-r8-e"]  # d refused, e still pruned
+
+
+def test_a_snapshot_with_the_tags_under_another_name_is_not_the_tools(rds: Any) -> None:
+    rds.create_db_snapshot(DBSnapshotIdentifier="copy-of-one", DBInstanceIdentifier="exii-dev", Tags=[
+        {"Key": "managed-by", "Value": "stackops"}, {"Key": "stackops:environment", "Value": "dev"},
+        {"Key": "stackops:purpose", "Value": "pre-migrate"},
+    ])  # fmt: skip
+    kinds = {s.name: s.kind for s in snapshots.list_snapshots(rds, DATABASE)}
+    assert kinds["copy-of-one"] == "manual"
+
+
+def test_no_snapshot_of_an_instance_the_backend_no_longer_uses(rds: Any) -> None:
+    outputs = {"database": {"identifier": "exii-dev", "address": "a.rds", "backend_host": "b.rds", "snapshot_keep": 3}}
+    switched = DatabaseRef.from_outputs(outputs, env="dev")
+    assert switched.switched_to == "b.rds"
+    with pytest.raises(OpsError, match=r"uses DATABASE_HOST b.rds \(extra_environment\), not the instance exii-dev"):
+        snapshots.take_before_migration(rds, switched, "arn:td/exii-dev-migrate:1", None, poll=0)
+    assert not rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    outputs["database"]["backend_host"] = "a.rds"
+    assert DatabaseRef.from_outputs(outputs, env="dev").switched_to is None
+
+
+def test_restore_only_into_the_environments_names(rds: Any) -> None:
+    snapshot = take(rds, 1, 1)
+    with pytest.raises(OpsError, match="--name other-db must start with exii-dev-"):
+        restoring.restore(rds, DATABASE, snapshot.name, identifier="other-db", poll=0)
