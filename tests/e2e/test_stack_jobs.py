@@ -45,8 +45,10 @@ def test_the_schedule_runs_the_catalogue_expression_on_the_batch_cluster(local_s
         ecs = target["EcsParameters"]
         assert ecs["TaskDefinitionArn"].endswith(f":task-definition/{job['family']}")  # no revision: the latest
         assert ecs["LaunchType"] == "FARGATE"
-        assert ecs["NetworkConfiguration"]["awsvpcConfiguration"]["Subnets"] == job["network"]["subnets"]
-        assert ecs["NetworkConfiguration"]["awsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+        network = ecs["NetworkConfiguration"]["awsvpcConfiguration"]
+        assert sorted(network["Subnets"]) == sorted(job["network"]["subnets"])  # the private ones (a set)
+        assert network["SecurityGroups"] == job["network"]["security_groups"]
+        assert network["AssignPublicIp"] == "DISABLED"
         assert target["DeadLetterConfig"]["Arn"].endswith(f":{job['family']}-dead-letter")
         assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
 
