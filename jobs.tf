@@ -58,7 +58,8 @@ module "job" {
     environment = local.service_environment_json["django"]
     secrets     = jsonencode(local.job_secrets[each.key])
   })
-  execution_role_arn = module.ecs.execution_role_arn
+  # Built from its name (policies.tf), so each scheduler role's PassRole is whole in a plan.
+  execution_role_arn = local.execution_role_arn
   vpc_id             = module.network.vpc_id
   subnet_ids         = module.network.private_subnet_ids
   egress_rules       = local.job_egress_rules

@@ -315,7 +315,7 @@ def test_jobs_run_on_the_batch_cluster_in_the_private_subnets(each: EnvironmentP
     wiring = {name: sorted(value.get("references", [])) for name, value in call["expressions"].items()}
     assert "module.batch.cluster_arn" in wiring["cluster_arn"]
     assert "module.network.private_subnet_ids" in wiring["subnet_ids"]
-    assert "module.ecs.execution_role_arn" in wiring["execution_role_arn"]
+    assert "local.execution_role_arn" in wiring["execution_role_arn"]  # modules/ecs's role, by its name
     name = f"exii-{each.env.name}"
     schedules = {s["name"]: s for s in values(each.plan, "aws_scheduler_schedule")}
     job = schedules[f"{name}-job-clearsessions"]
