@@ -263,7 +263,11 @@ module "ecs" {
   keep_images               = var.ecr_keep_images
   force_delete_repositories = var.force_delete_repositories
   log_retention_days        = var.log_retention_days
-  execution_secret_arns     = distinct([for binding in local.secret_bindings : data.aws_secretsmanager_secret.this[binding.secret].arn])
+  # Exactly the secrets the task definitions name: the services', migrate's and the jobs' (jobs.tf).
+  execution_secret_arns = distinct(concat(
+    [for binding in local.secret_bindings : data.aws_secretsmanager_secret.this[binding.secret].arn],
+    flatten([for secrets in values(local.job_secrets) : [for secret in secrets : secret.valueFrom]]),
+  ))
   task_role_policies = {
     concept = data.aws_iam_policy_document.concept_task.json
     django  = data.aws_iam_policy_document.django_task.json
@@ -360,16 +364,19 @@ module "database" {
   identifier           = local.name
   vpc_id               = module.network.vpc_id
   db_subnet_group_name = module.network.db_subnet_group_name
-  # Keyed by service name (known at plan time), valued by the services' security groups.
-  allowed_security_group_ids = { for service, svc in module.service : service => svc.security_group_id }
-  instance_class             = var.db_instance_class
-  allocated_storage          = var.db_allocated_storage
-  database_name              = var.db_name
-  username                   = var.db_username
-  password                   = ephemeral.aws_secretsmanager_secret_version.db_password.secret_string
-  password_version           = var.db_password_version
-  multi_az                   = var.db_multi_az
-  deletion_protection        = var.db_deletion_protection
-  skip_final_snapshot        = var.db_skip_final_snapshot
-  backup_retention_days      = var.db_backup_retention_days
+  # Keyed by service or job name (known at plan time), valued by their security groups.
+  allowed_security_group_ids = merge(
+    { for service, svc in module.service : service => svc.security_group_id },
+    { for name, job in module.job : "job-${name}" => job.security_group_id },
+  )
+  instance_class        = var.db_instance_class
+  allocated_storage     = var.db_allocated_storage
+  database_name         = var.db_name
+  username              = var.db_username
+  password              = ephemeral.aws_secretsmanager_secret_version.db_password.secret_string
+  password_version      = var.db_password_version
+  multi_az              = var.db_multi_az
+  deletion_protection   = var.db_deletion_protection
+  skip_final_snapshot   = var.db_skip_final_snapshot
+  backup_retention_days = var.db_backup_retention_days
 }

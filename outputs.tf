@@ -39,6 +39,30 @@ output "ecs" {
   }
 }
 
+output "jobs" {
+  description = "What `inv job.run` and `inv job.list` operate on: the batch cluster, the log group, and per job (jobs.yaml) its family, container, log stream prefix, the service whose image it follows, its schedule, dead-letter queue and network."
+  value = {
+    cluster   = module.batch.cluster_name
+    log_group = module.ecs.log_group_name
+    jobs = {
+      for name, job in module.job : name => {
+        family            = job.family
+        container         = local.job_container
+        log_prefix        = "job-${name}"
+        image_from        = local.job_catalogue[name].image == "backend" ? "django" : null
+        schedule          = job.schedule_name
+        expression        = job.schedule_expression
+        timezone          = job.schedule_timezone
+        dead_letter_queue = job.dead_letter_queue_url
+        network = {
+          subnets         = job.subnet_ids
+          security_groups = [job.security_group_id]
+        }
+      }
+    }
+  }
+}
+
 output "ecr_repository_urls" {
   description = "ECR repositories of the services and of the batch jobs."
   value       = merge(module.ecs.repository_urls, module.batch.repository_urls)

@@ -33,8 +33,9 @@ locals {
   # its pipeline) name: the shared execution role (image pull, logs) and the backend's task role.
   # RunTask of a task definition with roles needs iam:PassRole on each of them. Names as
   # modules/ecs gives them (its ARNs cannot be used: the task roles are created from these documents).
+  execution_role_arn = "${local.arn_prefix.iam}:role/${local.name}-task-execution" # modules/ecs's name for it
   batch_task_role_arns = [
-    "${local.arn_prefix.iam}:role/${local.name}-task-execution",
+    local.execution_role_arn,
     "${local.arn_prefix.iam}:role/${local.name}-django-task",
   ]
 }

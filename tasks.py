@@ -515,6 +515,43 @@ def logs(c, env=None, service=None, since=None, follow=False, filter=None, task=
     )  # fmt: skip
 
 
+# -- scheduled jobs (jobs.yaml) ------------------------------------------------------------------
+
+
+@task(
+    name="run",
+    help={
+        "env": ENV_HELP,
+        "name": "the job (a name in jobs.yaml)",
+        "command": "run this instead of the job's command (shell words)",
+        "timeout": "seconds to wait for the task to stop (default 600)",
+    },
+)
+@operation
+def job_run(c, name, env=None, command=None, timeout=None):
+    """Run a scheduled job once now on the batch cluster, show its log lines; exit 1 unless it exits 0."""
+    from stackops import cli, stack
+    from stackops.jobs.command import run_job
+
+    seconds = cli.positive(timeout, "--timeout", default=600)
+    environment = cli.open_environment(env)
+    result = run_job(environment.session(), stack.jobs_layout(environment), name, command=command, timeout=seconds)
+    if not result.ok:
+        raise OpsError(f"job {name} failed: {result.detail}")
+    ui.out.print(f"job {name} succeeded: {result.detail}")
+
+
+@task(name="list", help={"env": ENV_HELP, "json": "print the same as a JSON list (one object per job)"})
+@operation
+def job_list(c, env=None, json=False):
+    """Show each scheduled job: its schedule and state, its next run and its last run (reads only)."""
+    from stackops import cli, stack
+    from stackops.jobs.command import list_jobs, print_jobs
+
+    environment = cli.open_environment(env)
+    print_jobs(list_jobs(environment.session(), stack.jobs_layout(environment)), as_json=json)
+
+
 ns = Collection(up, bootstrap, plan, apply, destroy, output, status, tf, drift, doctor)
 for operation_task in (secrets, refresh, deploy, rollback, migrate, logs):
     ns.add_task(operation_task)
@@ -523,4 +560,5 @@ cert_tasks.add_task(cert, default=True)
 cert_tasks.add_task(cert_renewer)
 ns.add_collection(cert_tasks)
 ns.add_collection(Collection("db", db_snapshots, db_restore))
+ns.add_collection(Collection("job", job_run, job_list))
 ns.add_collection(Collection("local", local_up, local_down, local_reset, local_status))

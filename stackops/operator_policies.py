@@ -24,8 +24,8 @@ from stackops.paths import ROOT
 FOLDER = ROOT / "operator-policies"
 # family -> the commands it covers (README, "Operator policies")
 FAMILIES = {
-    "plan": "inv plan, inv drift, inv output, inv status (read-only)",
-    "deploy": "inv refresh, inv deploy, inv rollback, inv migrate (and its snapshot first)",
+    "plan": "inv plan, inv drift, inv output, inv status, inv job.list (read-only)",
+    "deploy": "inv refresh, inv deploy, inv rollback, inv migrate (and its snapshot first), inv job.run",
     "cert": "inv cert (renewal and re-import)",
     "secrets": "inv secrets (create, rotate; --refresh also needs deploy)",
     "database": "inv db.snapshots, inv db.restore (a new instance beside the database)",

@@ -31,6 +31,8 @@ from stackops.ecs.terraform_revisions import (
 )  # fmt: skip
 from stackops.environments import Environment
 from stackops.errors import EXIT_REFUSED, OpsError, Refused, aws_errors
+from stackops.jobs.catalogue import check_environment as check_jobs
+from stackops.jobs.command import JobsLayout
 from stackops.parallel import together
 from stackops.plan_review import destructive_planned
 from stackops.report import print_plan_summary, write_review
@@ -72,9 +74,11 @@ def stack(env: Environment, *, bucket_checked: bool = False) -> Terraform:
 def stack_variables(env: Environment) -> list[str]:
     """What every plan of the stack is given: the environment's tfvars, and the renewal function's
     package (built for the environment when its inputs changed; stackops/certs/package.py), by
-    its path from the root, so plans from two checkouts agree."""
+    its path from the root, so plans from two checkouts agree. First the jobs catalogue is
+    checked (jobs.tf reads it): a bad job is refused here, naming it, before any plan."""
     from stackops.certs.package import renewer_package
 
+    check_jobs(env)
     package = renewer_package(env)
     return [f"-var-file={env.tfvars_path}", f"-var=cert_renewer_package={package.path.relative_to(env.root)}"]
 
@@ -365,6 +369,11 @@ def passthrough(
     tf = stack(env)
     extra = [*tf.var_args(), *plan_inputs(env, tf).args] if args[0] in VAR_FILE_COMMANDS else []
     return tf.run(args[0], *extra, *args[1:], check=False).returncode
+
+
+def jobs_layout(env: Environment) -> JobsLayout:
+    """The scheduled jobs Terraform created (its `jobs` output) and where they run."""
+    return JobsLayout.from_outputs(current_outputs(env, stack(env)), env=env.name)
 
 
 def ecs_layout(env: Environment) -> EcsLayout:

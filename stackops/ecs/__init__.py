@@ -17,7 +17,7 @@ What lives where (import from the modules; this package re-exports nothing):
   another image, prune old ones.
 - `rollouts`: moving one service to a revision and waiting until ECS says how it went; the
   rollback tag (PREVIOUS_TAG) and the poll interval (POLL_SECONDS).
-- `one_off`: running the migration task once, tailing its logs, judging its exit.
+- `one_off`: running a task once (the migration task, a scheduled job), tailing its logs, judging its exit.
 - `logs`: where a container logs (awslogs), the one reader of CloudWatch Logs events
   (filter_log_events, paginated, de-duplicated when followed), and `inv logs` (show_logs).
 - `refresh`, `rollback`, `deploy`, `migrate`: one operation each, the function of the same name.

@@ -70,8 +70,7 @@ def keep_tag(digest: str) -> str:
 
 
 def families(layout: EcsLayout) -> list[str]:
-    names = [ref.family for ref in layout.services.values()]
-    return names + ([layout.migrate.family] if layout.migrate else [])
+    return [ref.family for ref in layout.services.values()] + layout.one_off_families
 
 
 def images_in_use(ecs: Any, layout: EcsLayout) -> set[str]:

@@ -3,6 +3,7 @@ plus the task definition revision Terraform's state tracks for each family."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,17 @@ class MigrateRef:
 
 
 @dataclass(frozen=True)
+class Follower:
+    """A one-off task definition that runs the image a service runs: the migration task, and the
+    scheduled jobs on the backend image (the `jobs` output's image_from)."""
+
+    label: str  # what progress lines call it: migrate, job clearsessions
+    family: str
+    container: str
+    image_from: str  # key of the service whose image it runs
+
+
+@dataclass(frozen=True)
 class EcsLayout:
     """What Terraform created, as read from its `ecs` output."""
 
@@ -38,6 +50,20 @@ class EcsLayout:
     log_group: str | None = None
     # family -> the ARN Terraform's state holds (track_latest: the latest ACTIVE at its last refresh)
     terraform_revisions: dict[str, str] = field(default_factory=dict)
+    # the scheduled jobs that follow a service's image (the root output `jobs`)
+    jobs: tuple[Follower, ...] = ()
+
+    @property
+    def followers(self) -> tuple[Follower, ...]:
+        """Every one-off family that follows a service's image: the migration task first."""
+        m = self.migrate
+        first = (Follower("migrate", m.family, m.container, m.image_from),) if m and m.image_from else ()
+        return first + self.jobs
+
+    @property
+    def one_off_families(self) -> list[str]:
+        """The families run as one-off tasks: the migration task's and the jobs' that follow a service."""
+        return ([self.migrate.family] if self.migrate else []) + [job.family for job in self.jobs]
 
     @classmethod
     def from_output(cls, output: Mapping[str, Any] | None, *, env: str | None = None) -> EcsLayout:
@@ -74,7 +100,8 @@ class EcsLayout:
                 network_from=need(raw_migrate, "network_from", "migrate."),
                 image_from=raw_migrate.get("image_from") or None,
             )
-        return cls(env, str(ecs["cluster"]), services, migrate, ecs.get("log_group") or None)
+        jobs = _job_followers(output.get("jobs") if output and "ecs" in output else None)
+        return cls(env, str(ecs["cluster"]), services, migrate, ecs.get("log_group") or None, jobs=jobs)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any] | None, *, env: str | None = None) -> EcsLayout:
@@ -90,7 +117,7 @@ class EcsLayout:
             for instance in resource.get("instances") or []
             if (instance.get("attributes") or {}).get("arn")
         }
-        return cls(layout.env, layout.cluster, layout.services, layout.migrate, layout.log_group, tracked)
+        return dataclasses.replace(layout, terraform_revisions=tracked)
 
     def tracked(self, family: str) -> set[str]:
         """`{family:revision}` of the revision Terraform's state tracks, for pruning to spare."""
@@ -106,6 +133,16 @@ class EcsLayout:
                 return ref
         known = ", ".join(sorted(self.services))
         raise OpsError(f"unknown service {name!r} in env {self.env}: known services are {known}")
+
+
+def _job_followers(output: Any) -> tuple[Follower, ...]:
+    """The jobs of the `jobs` output that run a service's image (the others have their own)."""
+    jobs = (_unwrap(output) or {}).get("jobs") or {}
+    return tuple(
+        Follower(f"job {name}", job["family"], job["container"], job["image_from"])
+        for name, job in sorted(jobs.items())
+        if job.get("image_from")
+    )
 
 
 def _unwrap(value: Any) -> Any:

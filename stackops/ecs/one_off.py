@@ -1,7 +1,9 @@
-"""One-off task: run the migration task once on the cluster, tail its logs, judge how it exited.
+"""One-off tasks: run a task definition once on a cluster, tail its logs, judge how it exited.
 
-The wait polls describe_tasks and reports the exit codes and stop reason instead of boto3's
-tasks_stopped waiter. The task takes its network configuration from a service of the stack.
+The migration task (`inv migrate`) takes its network configuration from a service of the stack;
+a scheduled job (`inv job.run`, stackops/jobs/) its own, from the Terraform output `jobs`. The
+wait polls describe_tasks and reports the exit codes and stop reason instead of boto3's
+tasks_stopped waiter.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -44,31 +47,62 @@ def run_migration(
     timeout: float,
     poll: float,
 ) -> MigrationResult:
+    """The migration task, once, on the cluster, with its service's network configuration."""
     assert layout.migrate is not None
     m = layout.migrate
+    task = OneOff(label="migrate", noun="migration task", cluster=layout.cluster, container=m.container,
+                  started_by=STARTED_BY)  # fmt: skip
+    network = _network_configuration(ecs, layout, m.network_from)
+    return run_one_off(session, ecs, task, td_arn, network, command, timeout, poll)
+
+
+@dataclass(frozen=True)
+class OneOff:
+    """A task run once: what the progress lines and errors call it, where it runs, who started it."""
+
+    label: str  # the progress lines' prefix: migrate, job clearsessions
+    noun: str  # what the errors call the task: migration task, task of job clearsessions
+    cluster: str
+    container: str  # the container whose logs are shown and whose command --command replaces
+    started_by: str  # ECS's startedBy (letters, digits, '-' and '_', at most 128)
+
+
+def run_one_off(
+    session: boto3.Session,
+    ecs: Any,
+    task_spec: OneOff,
+    td_arn: str,
+    network: Mapping[str, Any],
+    command: Sequence[str] | str | None,
+    timeout: float,
+    poll: float,
+) -> MigrationResult:
+    """Run `td_arn` once, tail its container's log stream, wait until it stops, judge its exit codes."""
+    label, noun, cluster = task_spec.label, task_spec.noun, task_spec.cluster
     td, _ = describe_td(ecs, td_arn)
-    container = find_container(td, m.container)
+    container = find_container(td, task_spec.container)
     run: dict[str, Any] = {
-        "cluster": layout.cluster,
+        "cluster": cluster,
         "taskDefinition": td_arn,
         "launchType": "FARGATE",
         "count": 1,
-        "startedBy": STARTED_BY,
-        "networkConfiguration": _network_configuration(ecs, layout, m.network_from),
+        "startedBy": task_spec.started_by,
+        "networkConfiguration": dict(network),
     }
     if command:
         argv = shlex.split(command) if isinstance(command, str) else list(command)
-        run["overrides"] = {"containerOverrides": [{"name": m.container, "command": argv}]}
+        run["overrides"] = {"containerOverrides": [{"name": task_spec.container, "command": argv}]}
     response = ecs.run_task(**run)
     if response.get("failures") or not response.get("tasks"):
         why = "; ".join(
             f"{f.get('arn', '')} {f.get('reason', '')} {f.get('detail', '')}".strip()
             for f in response.get("failures", [])
         )
-        raise OpsError(f"ECS did not start the migration task {td_name(td_arn)}: {why or 'no task returned'}")
+        raise OpsError(f"ECS did not start the {noun} {td_name(td_arn)}: {why or 'no task returned'}")
     task_arn = response["tasks"][0]["taskArn"]
     task_id = task_arn.rsplit("/", 1)[-1]
-    err.print(f"migrate: started task {escape(task_id)} ({escape(td_name(td_arn))} {escape(container['image'])})")
+    started = f"{td_name(td_arn)} {container['image']}"
+    err.print(f"{escape(label)}: started task {escape(task_id)} ({escape(started)})")
 
     tail = _log_tail(session, container, task_id)
     lines: list[str] = []
@@ -81,30 +115,30 @@ def run_migration(
 
     deadline = time.monotonic() + timeout
     last = ""
-    with spinner("migrate: waiting for the task") as status:
+    with spinner(f"{escape(label)}: waiting for the task") as status:
         while True:
-            described = ecs.describe_tasks(cluster=layout.cluster, tasks=[task_arn])
+            described = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])
             if not described.get("tasks"):
-                raise OpsError(f"migration task {task_id} vanished from cluster {layout.cluster}")
+                raise OpsError(f"{noun} {task_id} vanished from cluster {cluster}")
             task = described["tasks"][0]
             state = task.get("lastStatus", "?")
             if state != last:
-                err.print(f"  migrate: {escape(state)}")
+                err.print(f"  {escape(label)}: {escape(state)}")
                 last = state
-            status.update(f"migrate: task {escape(task_id)} {escape(state)}")
+            status.update(f"{escape(label)}: task {escape(task_id)} {escape(state)}")
             drain()
             if state == "STOPPED":
                 break
             if time.monotonic() >= deadline:
                 raise OpsError(
-                    f"migration task {task_id} still {state} after {timeout:g}s (left running: watch it in"
-                    f" the ECS console or stop it with aws ecs stop-task --cluster {layout.cluster} --task {task_id})"
+                    f"{noun} {task_id} still {state} after {timeout:g}s (left running: watch it in"
+                    f" the ECS console or stop it with aws ecs stop-task --cluster {cluster} --task {task_id})"
                 )
             time.sleep(poll)
     drain()
     if tail and not tail.returned:
         err.print(f"  [yellow]no log stream {escape(tail.group)}:{escape(tail.stream or '')}[/]")
-    return _judge_task(task, td, td_arn, lines)
+    return _judge_task(task, td, td_arn, lines, label)
 
 
 def _log_tail(session: boto3.Session, container: Mapping[str, Any], task_id: str) -> LogReader | None:
@@ -117,7 +151,9 @@ def _log_tail(session: boto3.Session, container: Mapping[str, Any], task_id: str
     return LogReader(logs, target.group, stream=target.stream(task_id))
 
 
-def _judge_task(task: Mapping[str, Any], td: Mapping[str, Any], td_arn: str, lines: list[str]) -> MigrationResult:
+def _judge_task(
+    task: Mapping[str, Any], td: Mapping[str, Any], td_arn: str, lines: list[str], label: str
+) -> MigrationResult:
     essential = {c["name"] for c in td.get("containerDefinitions", []) if c.get("essential", True)}
     codes = {c.get("name", "?"): c.get("exitCode") for c in task.get("containers", [])}
     reasons = {c.get("name", "?"): c.get("reason") for c in task.get("containers", [])}
@@ -135,7 +171,7 @@ def _judge_task(task: Mapping[str, Any], td: Mapping[str, Any], td_arn: str, lin
         failures.append(f"stop code {stop_code}" + (f": {stopped_reason}" if stopped_reason else ""))
     ok = not failures
     detail = "all essential containers exited 0" if ok else "; ".join(failures)
-    err.print(f"migrate: [{'green' if ok else 'red'}]{escape(detail)}[/]")
+    err.print(f"{escape(label)}: [{'green' if ok else 'red'}]{escape(detail)}[/]")
     return MigrationResult(
         task_arn=task["taskArn"],
         task_definition=td_arn,

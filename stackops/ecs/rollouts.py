@@ -73,19 +73,25 @@ def _kept(ecs: Any, layout: EcsLayout, family: str) -> tuple[set[str], int]:
     return keep, running
 
 
-def _follow_with_migrate(ecs: Any, layout: EcsLayout, ref: ServiceRef, image: str | None, keep: int | None) -> None:
-    """The migration task runs the image its service runs: register a copy when that changed."""
-    m = layout.migrate
-    if m is None or not image or m.image_from not in (ref.key, ref.name):
+def _follow_image(ecs: Any, layout: EcsLayout, ref: ServiceRef, image: str | None, keep: int | None) -> None:
+    """The migration task and the jobs on a service's image run the image that service runs:
+    register a copy of each when that changed."""
+    if not image:
         return
-    td, tags = describe_td(ecs, latest_arn(ecs, m.family))
-    if find_container(td, m.container).get("image") == image:
-        return
-    arn = register_copy(ecs, td, tags, m.container, image, by=f"inv: migrate follows {ref.key}")
-    err.print(f"migrate: registered {escape(td_name(arn))} with {escape(image)} (the image {escape(ref.key)} runs)")
-    if keep:
-        spared = {td_name(arn)} | layout.tracked(m.family)
-        prune(ecs, m.family, keep, spared)
+    for follower in layout.followers:
+        if follower.image_from not in (ref.key, ref.name):
+            continue
+        td, tags = describe_td(ecs, latest_arn(ecs, follower.family))
+        if find_container(td, follower.container).get("image") == image:
+            continue
+        arn = register_copy(ecs, td, tags, follower.container, image, by=f"inv: {follower.label} follows {ref.key}")
+        err.print(
+            f"{escape(follower.label)}: registered {escape(td_name(arn))} with {escape(image)}"
+            f" (the image {escape(ref.key)} runs)"
+        )
+        if keep:
+            spared = {td_name(arn)} | layout.tracked(follower.family)
+            prune(ecs, follower.family, keep, spared)
 
 
 @dataclass(frozen=True)
@@ -277,7 +283,7 @@ def roll(
         if keep_revisions:
             spared, running = _kept(ecs, layout, ref.family)
             pruned = prune(ecs, ref.family, keep_revisions, spared, newer_than=running)
-        _follow_with_migrate(ecs, layout, ref, image_to, keep_revisions)
+        _follow_image(ecs, layout, ref, image_to, keep_revisions)
     return RolloutResult(ref.key, revision(current), revision(target), image_from, image_to, outcome, detail, pruned)
 
 

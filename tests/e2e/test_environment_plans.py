@@ -24,6 +24,7 @@ from stackops import environments
 from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.sync import sync
 from stackops.certs.package import renewer_package
+from stackops.jobs.catalogue import check_environment
 from stackops.local import emulator
 from tests.e2e.fixtures.accounts import DECLARED, account_session, write_config
 from tests.planner import Plan, offline_environ, run_plan
@@ -31,7 +32,7 @@ from tests.planner import Plan, offline_environ, run_plan
 pytestmark = pytest.mark.e2e
 
 ENVIRONMENTS = ("dev", "prod", "local")
-ROOT_FILES = ("modules", "task-definitions", "secrets.yaml")
+ROOT_FILES = ("modules", "task-definitions", "secrets.yaml", "jobs.yaml")
 LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
 
 
@@ -197,7 +198,9 @@ def test_http_forwards_until_there_is_a_certificate(each: EnvironmentPlan) -> No
 def test_seven_queues_and_six_buckets_named_for_the_environment(each: EnvironmentPlan) -> None:
     name, account = f"exii-{each.env.name}", each.env.account_id
     queues = sorted(q["name"] for q in values(each.plan, "aws_sqs_queue"))
-    assert len(queues) == 7
+    jobs = [job.name for job in check_environment(each.env)]
+    assert len(queues) == 7 + len(jobs)  # the application's, and each job's dead-letter queue
+    assert {f"{name}-job-{job}-dead-letter" for job in jobs} <= set(queues)
     assert all(q.startswith(f"{name}-") for q in queues)
     buckets = sorted(b["bucket"] for b in values(each.plan, "aws_s3_bucket"))
     assert buckets == sorted(f"{name}-{purpose}-{account}" for purpose in
@@ -317,6 +320,24 @@ def test_prod_differs_from_dev_only_where_it_must(plans: dict[str, EnvironmentPl
     differences = {kind: (dev[kind], prod[kind]) for kind in set(dev) | set(prod) if dev[kind] != prod[kind]}
     # The same stack, sized and protected differently; only the second NAT gateway (and its address) is extra.
     assert differences == {"aws_nat_gateway": (1, 2), "aws_eip": (1, 2)}
+
+
+def test_jobs_run_on_the_batch_cluster_in_the_private_subnets(each: EnvironmentPlan) -> None:
+    """The root's wiring of modules/scheduled-job (its plan tests check what it does with them)."""
+    call = each.plan.raw["configuration"]["root_module"]["module_calls"]["job"]
+    wiring = {name: sorted(value.get("references", [])) for name, value in call["expressions"].items()}
+    assert "module.batch.cluster_arn" in wiring["cluster_arn"]
+    assert "module.network.private_subnet_ids" in wiring["subnet_ids"]
+    assert "local.execution_role_arn" in wiring["execution_role_arn"]  # modules/ecs's role, by its name
+    name = f"exii-{each.env.name}"
+    schedules = {s["name"]: s for s in values(each.plan, "aws_scheduler_schedule")}
+    job = schedules[f"{name}-job-clearsessions"]
+    assert (job["schedule_expression"], job["schedule_expression_timezone"]) == ("cron(30 3 * * ? *)", "Europe/London")
+    [target] = job["target"]
+    assert target["ecs_parameters"][0]["launch_type"] == "FARGATE"
+    # The database admits each job's security group, next to the services'.
+    database = each.plan.raw["configuration"]["root_module"]["module_calls"]["database"]["expressions"]
+    assert "module.job" in database["allowed_security_group_ids"]["references"]
 
 
 def test_local_addresses_s3_path_style(plans: dict[str, EnvironmentPlan]) -> None:

@@ -105,6 +105,20 @@ def test_refresh_as_the_deploy_role(operators, authorised):
     print(f"inv refresh --force as exii-operator-deploy: {seconds:.1f} s")
 
 
+def test_job_list_as_the_plan_only_role(operators, authorised):
+    code, output, seconds = run_as(operators["plan"], "job.list", "--env", "local")
+    assert_allowed(code, output)
+    assert "clearsessions" in output and "ENABLED" in output, output[-4000:]
+    print(f"inv job.list as exii-operator-plan: {seconds:.1f} s")
+
+
+def test_job_run_as_the_deploy_role(operators, authorised):
+    code, output, seconds = run_as(operators["deploy"], "job.run", "--env", "local", "clearsessions")
+    assert_allowed(code, output)
+    assert "job clearsessions succeeded" in output, output[-4000:]
+    print(f"inv job.run as exii-operator-deploy: {seconds:.1f} s")
+
+
 def test_cert_renewal_as_the_cert_role(operators, authorised, local_stack):
     acm = local_stack.client("acm")  # the emulator's own identity: allowed while authorisation is on
     arn = local_stack.outputs["certificate_arn"]

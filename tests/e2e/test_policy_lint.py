@@ -35,6 +35,14 @@ ALLOWED = (
         "conditions; RunTask needs it, and the backend's is limited to the batch jobs' two roles "
         "and to ECS tasks (asserted in tests/e2e/test_task_role_policies.py)",
     ),
+    Allowed(
+        issue="PERMISSIONS_MANAGEMENT_ACTIONS",
+        kind="identity",
+        source=r'^module\.job\["[a-z0-9-]+"\]\.data\.aws_iam_policy_document\.scheduler( |$)',
+        detail=r'"actions": \["iam:passrole"\]',
+        reason="as for the backend: a job's scheduler must pass the roles its task definition names to "
+        "RunTask, and passes exactly those two to ECS tasks (tests/e2e/test_task_role_policies.py)",
+    ),
 )
 
 
@@ -42,9 +50,11 @@ def test_every_policy_document_is_linted(each: EnvironmentPlan) -> None:
     documents = plan_documents(each.plan.raw)
     sources = {source for doc in documents for source in doc.sources}
     kinds = Counter(doc.kind for doc in documents)
-    # The roles' trust policies (ECS tasks, flow logs, the renewal function and its scheduler), the
-    # task, execution, flow log and renewal policies, the bucket policies.
-    assert kinds["trust"] == 4 and kinds["identity"] >= 6 and kinds["resource"] >= 2, kinds
+    # The roles' trust policies (ECS tasks, flow logs, the renewal function and its scheduler, each
+    # job's task role and scheduler), the task, execution, flow log, renewal and job scheduler
+    # policies, the bucket policies.
+    jobs = len(each.plan.of_type("aws_scheduler_schedule")) - 1  # the renewal function's is the other
+    assert kinds["trust"] == 4 + 2 * jobs and kinds["identity"] >= 6 + jobs and kinds["resource"] >= 2, kinds
     for address in each.plan.of_type("aws_iam_role"):
         assert f"{address}.assume_role_policy" in sources, address
     for address in ("data.aws_iam_policy_document.django_task", "data.aws_iam_policy_document.concept_task"):

@@ -104,7 +104,9 @@ def test_task_role_policies_are_whole_in_the_plan(each: EnvironmentPlan) -> None
         "ListOwnBuckets"
     ] * len(buckets)
     for queue in each.plan.of_type("aws_sqs_queue").values():
-        assert allowing(django, "sqs:SendMessage", arn(each, "sqs", queue["name"])) == ["UseOwnQueues"]
+        # The jobs' dead-letter queues are their schedulers' (modules/scheduled-job), not the backend's.
+        own = [] if queue["name"].endswith("-dead-letter") else ["UseOwnQueues"]
+        assert allowing(django, "sqs:SendMessage", arn(each, "sqs", queue["name"])) == own, queue["name"]
 
 
 # -- 1. RunTask of a batch task definition: iam:PassRole on exactly its roles ---------------------
@@ -124,10 +126,20 @@ def test_backend_may_pass_exactly_the_batch_jobs_roles_to_ecs_tasks(each: Enviro
     assert passes[0]["Condition"] == {"StringEquals": to_ecs_tasks}
     others = ('module.ecs.aws_iam_role.task["concept"]', "module.network.aws_iam_role.flow_logs")
     assert [r for r in others if allowing(django, "iam:PassRole", role_arn(each, r), to_ecs_tasks)] == []
-    # No other policy passes any role.
+    # No other policy passes any role but the jobs' schedulers: each the execution role and its own
+    # job's task role (modules/scheduled-job), never the backend's.
     for doc in identity_policies(each):
-        if doc.sources != django.sources:
+        if doc.sources == django.sources:
+            continue
+        job = next((source.split('"')[1] for source in doc.sources if source.startswith('module.job["')), None)
+        if job is None:
             assert allowing(doc, "iam:PassRole", roles[0], to_ecs_tasks) == [], doc.sources
+            continue
+        own = role_arn(each, f'module.job["{job}"].aws_iam_role.task')
+        assert allowing(doc, "iam:PassRole", own, to_ecs_tasks) == ["PassTheJobsRoles"], doc.sources
+        assert allowing(doc, "iam:PassRole", roles[0], to_ecs_tasks) == ["PassTheJobsRoles"], doc.sources
+        assert allowing(doc, "iam:PassRole", roles[1], to_ecs_tasks) == [], doc.sources
+        assert allowing(doc, "iam:PassRole", own, {"iam:PassedToService": "ec2.amazonaws.com"}) == [], doc.sources
     # What the roles are passed for: RunTask of the batch jobs' task definitions, on the batch cluster.
     batch = each.plan.resources["module.batch.aws_ecs_cluster.this"]["name"]
     job = arn(each, "ecs", f"task-definition/{batch}-report:3")

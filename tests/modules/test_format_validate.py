@@ -38,6 +38,7 @@ def copy_root(target: Path) -> None:
     for folder in ("modules", "task-definitions"):
         shutil.copytree(ROOT / folder, target / folder)
     shutil.copy(ROOT / "secrets.yaml", target)
+    shutil.copy(ROOT / "jobs.yaml", target)
 
 
 def copy_tf_init(target: Path) -> None:

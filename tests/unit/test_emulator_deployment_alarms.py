@@ -17,7 +17,7 @@ from stackops.local.aws import ecs, ecs_deployments
 from stackops.local.aws.ecs_alarms import ALARM_EVENT, alarm_reason
 
 REGION = "eu-west-2"
-STEP = 0.05  # SETTLE_SECONDS, BAKE_SECONDS and ROLLBACK_LINGER_SECONDS in these tests
+STEP = 0.15  # SETTLE_SECONDS, BAKE_SECONDS and ROLLBACK_LINGER_SECONDS in these tests
 ALARMS = ["svc-5xx-rate", "svc-unhealthy-hosts"]
 
 
@@ -146,7 +146,7 @@ def test_an_alarm_in_alarm_mid_rollout_rolls_it_back(extension):
 @mock_aws
 def test_an_alarm_during_the_bake_time_counts_however_late_the_service_is_read(extension, monkeypatch):
     # The failed deployment stays listed long enough to be read late on a busy machine too.
-    monkeypatch.setattr(ecs_deployments, "ROLLBACK_LINGER_SECONDS", STEP * 40)
+    monkeypatch.setattr(ecs_deployments, "ROLLBACK_LINGER_SECONDS", STEP * 10)
     svc = Service()
     ours = svc.deploy()
     time.sleep(STEP * 1.3)
