@@ -28,6 +28,7 @@ FAMILIES = {
     "deploy": "inv refresh, inv deploy, inv rollback, inv migrate",
     "cert": "inv cert (renewal and re-import)",
     "secrets": "inv secrets (create, rotate; --refresh also needs deploy)",
+    "apply": "inv apply: Terraform's creates, updates and deletes (with plan, deploy and cert: the CI apply role)",
 }
 
 

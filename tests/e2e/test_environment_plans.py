@@ -31,7 +31,7 @@ from tests.planner import Plan, offline_environ, run_plan
 pytestmark = pytest.mark.e2e
 
 ENVIRONMENTS = ("dev", "prod", "local")
-ROOT_FILES = ("modules", "task-definitions", "secrets.yaml")
+ROOT_FILES = ("modules", "task-definitions", "operator-policies", "secrets.yaml")
 LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
 
 
