@@ -26,10 +26,34 @@ ALLOWED = (
         issue="CREDENTIALS_EXPOSURE",
         kind="trust",
         source=r"\.assume_role_policy",
-        detail=r'"actions": \["sts:assumerole"\]',
+        detail=r'"actions": \["sts:assumerole(withwebidentity)?"\]',
         reason="the community auditor flags sts:AssumeRole as an action returning credentials, which "
         "is right in an identity policy; in a role's trust policy, granting it to the service that "
-        "runs as the role (ecs-tasks, vpc-flow-logs) is the policy's only purpose",
+        "runs as the role (ecs-tasks, vpc-flow-logs), or to the CI system's tokens, is the policy's only purpose",
+    ),
+    Allowed(
+        issue="CREDENTIALS_EXPOSURE",
+        kind="identity",
+        source=r'aws_iam_role_policy\.state\["(plan|apply)"\]',
+        detail=r'"actions": \["sts:assumerole"\]',
+        reason="a CI role's one inline statement: assume its own state role in the master account (one ARN), "
+        "how Terraform's backend reaches the state",
+    ),
+    Allowed(
+        issue="UNKNOWN_FEDERATION_SOURCE",
+        kind="trust",
+        source=r"ci_roles\[0\]\.aws_iam_role\.this\[",
+        detail=r":oidc-provider/token\.actions\.githubusercontent\.com",
+        reason="parliament knows the built-in web identity providers only (Cognito, Amazon, Facebook, Google); "
+        "an IAM OpenID Connect provider's ARN is the federated principal AWS documents for GitHub Actions",
+    ),
+    Allowed(
+        issue="UNKNOWN_CONDITION_FOR_ACTION",
+        kind="trust",
+        source=r"ci_roles\[0\]\.aws_iam_role\.this\[",
+        detail=r"token\.actions\.githubusercontent\.com:(aud|sub) for action sts:AssumeRoleWithWebIdentity",
+        reason="IAM offers `<issuer>:aud` and `<issuer>:sub` for every OpenID Connect provider (IAM User Guide, "
+        "the keys available for web identity federation); parliament lists those of the built-in ones only",
     ),
     Allowed(
         issue="PERMISSIONS_MANAGEMENT_ACTIONS",

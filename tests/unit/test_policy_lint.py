@@ -60,7 +60,7 @@ OPERATOR_ALLOWED: tuple[Allowed, ...] = (
         "PERMISSIONS_MANAGEMENT_ACTIONS",
         "identity",
         r"apply\.json",
-        r'"iam:',
+        r'"(iam|s3|sns|sqs):',
         "Terraform creates, changes and deletes the environment's roles and policies (and the queues', topics' and "
         "buckets' policies): scoped to exii-<env>-* names",
     ),
