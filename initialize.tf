@@ -392,4 +392,34 @@ variable "db_snapshot_keep" {
     condition     = var.db_snapshot_keep >= 1 && floor(var.db_snapshot_keep) == var.db_snapshot_keep
     error_message = "db_snapshot_keep must be a whole number of at least 1: the snapshot just taken is always kept."
   }
+# -- CI (ci.tf) ---------------------------------------------------------------------------------
+
+variable "ci_repository" {
+  description = "The repository (OWNER/REPO) whose CI workflows may assume this environment's CI roles; null: no CI roles."
+  type        = string
+  default     = null
+}
+
+variable "ci_apply_environment" {
+  description = "The CI deployment environment (with required reviewers) whose jobs alone may assume the apply role (prod: \"prod\"); null: runs on the protected branch may."
+  type        = string
+  default     = null
+}
+
+variable "ci_branch" {
+  description = "The repository's protected branch (pull requests merge into it; its runs apply dev)."
+  type        = string
+  default     = "main"
+}
+
+variable "ci_oidc_url" {
+  description = "Issuer URL of the CI system's OpenID Connect provider."
+  type        = string
+  default     = "https://token.actions.githubusercontent.com"
+}
+
+variable "ci_oidc_audience" {
+  description = "Audience of the CI system's tokens (GitHub Actions: sts.amazonaws.com)."
+  type        = string
+  default     = "sts.amazonaws.com"
 }

@@ -137,3 +137,11 @@ output "alarms" {
     deployment_alarms = module.alarms.deployment_alarm_names
   }
 }
+
+output "ci_roles" {
+  description = "The CI roles (null without ci_repository): plan and apply role ARNs, for the repository's variables."
+  value = var.ci_repository == null ? null : {
+    plan_role_arn  = module.ci_roles[0].plan_role_arn
+    apply_role_arn = module.ci_roles[0].apply_role_arn
+  }
+}

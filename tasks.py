@@ -223,14 +223,21 @@ def drift(c, env=None, verbose=False):
     return stack.drift(cli.open_environment(env))
 
 
-@task(help={"env": "check this environment too (profiles, credentials, placeholders); all when omitted"})
+@task(
+    help={
+        "env": "check this environment too (profiles, credentials, placeholders); all when omitted",
+        "ci": "also what a CI runner needs (needs --env): Terraform at versions.tf's version, AWS_ROLE_ARN and "
+        "the token file (web identity), STACK_STATE_ROLE_ARN, the provider lock files covering linux_amd64",
+    }
+)
 @operation
-def doctor(c, env=None):
+def doctor(c, env=None, ci=False):
     """Check Terraform, the provider source, profiles, credentials per account, and unset placeholders."""
     from stackops import cli
     from stackops import doctor as checks
+    from stackops.doctor_ci import ci_checks
 
-    return checks.run(env, prepare=cli.point_at_emulator)
+    return checks.run(env, prepare=cli.point_at_emulator, extra=ci_checks if ci else None)
 
 
 @task(
@@ -295,12 +302,14 @@ def secrets(c, env=None, rotate=False, refresh=False, only=None, dry_run=False):
         "email": "ACME account e-mail for expiry notices",
         "staging": "Let's Encrypt staging (untrusted certificates, generous limits) for real accounts",
         "renew_all": "renew every certificate this tool manages in the environment that needs it (cron/CI)",
+        "unless_renewer": "with --renew-all: do nothing when the environment's renewal function is deployed "
+        "(it renews by itself; the daily CI job)",
         "yes": "apply without asking when the certificate ARN is new (an apply, so --yes is enough, prod included)",
     },
 )
 @operation
 def cert(c, env=None, domain=None, renew_within=None, force=False, email=None, staging=False, renew_all=False,
-         yes=False):  # fmt: skip
+         yes=False, unless_renewer=False):  # fmt: skip
     """Issue or renew a certificate by DNS-01 (certbot + Route53), import it into ACM, attach it."""
     from stackops import cli
     from stackops.certs.command import certificate, pick_environment
@@ -310,7 +319,7 @@ def cert(c, env=None, domain=None, renew_within=None, force=False, email=None, s
     environment = cli.open_environment(pick_environment(env, domains))
     certificate(
         environment, domains, renew_all=renew_all, force=force, email=email, staging=staging, yes=yes,
-        renew_within=days,
+        renew_within=days, unless_renewer=unless_renewer,
     )  # fmt: skip
 
 
@@ -552,7 +561,42 @@ def job_list(c, env=None, json=False):
     print_jobs(list_jobs(environment.session(), stack.jobs_layout(environment)), as_json=json)
 
 
-ns = Collection(up, bootstrap, plan, apply, destroy, output, status, tf, drift, doctor)
+@task(
+    name="pr-comment",
+    iterable=["file"],
+    help={
+        "file": "a summary written by inv plan --format markdown --out FILE (repeatable: one comment each)",
+        "pr": "the pull request's number; default: the pull_request event's (GITHUB_EVENT_PATH)",
+    },
+)
+@operation
+def pr_comment(c, file=None, pr=None):
+    """Post plan summaries on the pull request, each as one comment edited in place on every push (CI)."""
+    from stackops import cli, github_actions
+
+    number = None if pr is None else cli.positive_count(pr, "--pr", default=0)
+    for line in github_actions.run(list(file or []), number):
+        ui.out.print(line)
+
+
+@task(
+    name="ci-token",
+    help={
+        "out": "the file to write the token to (AWS_WEB_IDENTITY_TOKEN_FILE)",
+        "audience": "the token's audience (aud), as the CI roles trust it (tfvars ci_oidc_audience)",
+    },
+)
+@operation
+def ci_token(c, out=None, audience="sts.amazonaws.com"):
+    """Write this GitHub Actions job's OpenID Connect token to a file, for AWS web identity (CI)."""
+    from stackops import github_actions
+
+    if not out:
+        raise OpsError("--out is required: the file AWS_WEB_IDENTITY_TOKEN_FILE names")
+    ui.out.print(github_actions.write_token(out, audience))
+
+
+ns = Collection(up, bootstrap, plan, apply, destroy, output, status, tf, drift, doctor, pr_comment, ci_token)
 for operation_task in (secrets, refresh, deploy, rollback, migrate, logs):
     ns.add_task(operation_task)
 cert_tasks = Collection("cert")

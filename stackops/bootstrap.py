@@ -27,6 +27,7 @@ from stackops.confirm import confirm
 from stackops.environments import Environment
 from stackops.errors import OpsError, Refused
 from stackops.guard import check_accounts
+from stackops.operator_policies import placeholders
 from stackops.paths import state_root
 from stackops.report import print_plan_summary
 from stackops.terraform import Terraform
@@ -47,6 +48,9 @@ def tf_init(env: Environment) -> Terraform:
         "lock_table": env.lock_table,
         "s3_use_path_style": str(bool(env.backend.get("use_path_style", False))).lower(),
     }
+    ci = ci_environments(env)
+    if ci:
+        variables["ci_environments"] = json.dumps(ci)  # JSON is HCL's object syntax too
     # Without them, the provider uses the default credential chain (variables default to null).
     if env.master_profile:
         variables["profile"] = env.master_profile
@@ -61,6 +65,18 @@ def tf_init(env: Environment) -> Terraform:
         var_args=[f"-var={key}={value}" for key, value in variables.items()],
         label="state backend",
     )
+
+
+def ci_environments(env: Environment) -> dict[str, dict[str, str]]:
+    """The environments sharing `env`'s backend whose tfvars name a CI repository: tf-init gives each
+    CI state roles, holding operator-policies/{plan,apply}-state.json filled in with these values."""
+    backend = (env.state_bucket, env.master_account_id, env.region)
+    found = {}
+    for name in environments.names(env.root):
+        other = environments.load(name, env.root)
+        if (other.state_bucket, other.master_account_id, other.region) == backend and other.ci_repository:
+            found[name] = {**placeholders(other), "project": other.project}
+    return found
 
 
 def shared_backend_environment() -> str:

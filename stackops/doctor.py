@@ -6,18 +6,18 @@ import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import botocore.exceptions
 
 from stackops import environments, ui
 from stackops.bootstrap import state_bucket_exists
-from stackops.environments import Environment
+from stackops.environments import Environment, read_hcl
 from stackops.errors import OpsError
 from stackops.guard import caller_account, declared_accounts
+from stackops.paths import ROOT
 from stackops.terraform import provider_mirror, terraform_binary
 from stackops.ui import Table
-
-MINIMUM_TERRAFORM = (1, 11)
 
 
 @dataclass
@@ -25,6 +25,16 @@ class Check:
     name: str
     ok: bool
     detail: str
+
+
+def required_terraform(root: Path = ROOT) -> tuple[int, ...]:
+    """The lowest Terraform version the root's versions.tf accepts (`required_version = ">= X.Y"`)."""
+    blocks = read_hcl(root / "versions.tf").get("terraform", [])
+    constraint = next((str(block["required_version"]) for block in blocks if "required_version" in block), "")
+    match = re.search(r">=\s*(\d+)\.(\d+)(?:\.(\d+))?", constraint)
+    if not match:
+        raise OpsError(f"{root / 'versions.tf'}: required_version {constraint!r} is not of the form >= X.Y")
+    return tuple(int(part) for part in match.groups() if part is not None)
 
 
 def terraform_checks() -> list[Check]:
@@ -35,10 +45,11 @@ def terraform_checks() -> list[Check]:
     text = subprocess.run([binary, "version"], capture_output=True, text=True, check=False).stdout
     match = re.search(r"v(\d+)\.(\d+)\.(\d+)", text)
     version = tuple(int(x) for x in match.groups()) if match else (0, 0, 0)
-    ok = version[:2] >= MINIMUM_TERRAFORM
+    minimum = required_terraform()
+    ok = version[: len(minimum)] >= minimum
     found = ".".join(map(str, version))
-    need = ".".join(map(str, MINIMUM_TERRAFORM))
-    checks = [Check("terraform", ok, f"{found} at {binary}" + ("" if ok else f"; install >= {need}"))]
+    need = ".".join(map(str, minimum))
+    checks = [Check("terraform", ok, f"{found} at {binary}" + ("" if ok else f"; versions.tf requires >= {need}"))]
     mirror = provider_mirror()
     checks.append(
         Check("providers", True, f"offline mirror {mirror}")
@@ -97,8 +108,15 @@ def state_bucket_check(env: Environment) -> Check:
     return Check(label, False, f"does not exist yet: run inv bootstrap --env {env.name}")
 
 
-def run(name: str | None = None, prepare: Callable[[Environment], None] = lambda env: None) -> int:
-    """Every check, as a table; 1 when any fails. `prepare(env)` readies AWS access for an environment."""
+def run(
+    name: str | None = None,
+    prepare: Callable[[Environment], None] = lambda env: None,
+    extra: Callable[[Environment], list[Check]] | None = None,
+) -> int:
+    """Every check, as a table; 1 when any fails. `prepare(env)` readies AWS access for an environment;
+    `extra(env)` adds checks for the one environment named (`--ci`: stackops.doctor_ci.ci_checks)."""
+    if extra and not name:
+        raise OpsError("inv doctor --ci checks one environment's CI credentials: pass --env")
     checks = terraform_checks()
     for env_name in [name] if name else environments.names():
         try:
@@ -106,6 +124,8 @@ def run(name: str | None = None, prepare: Callable[[Environment], None] = lambda
         except OpsError as exc:
             checks.append(Check(f"{env_name}: files", False, str(exc)))
             continue
+        if extra:
+            checks.extend(extra(env))
         checks.extend(environment_checks(env, prepare))
     table = Table(title="doctor")
     for column in ("check", "result", "detail / fix"):

@@ -7,6 +7,7 @@ read from those two files, so Terraform and the tooling can never disagree about
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,11 @@ _REQUIRED = ("stage", "region", "account_id", "master_account_id", "zone_name", 
 # The ACME certificate profiles Let's Encrypt offers (https://letsencrypt.org/docs/profiles/); the
 # root module's `acme_profile` variable validates the same list.
 ACME_PROFILES = ("classic", "tlsserver", "shortlived")
+# CI (README "Running it from CI"): the state account's role for this run. Set, the environment's
+# profiles (tfvars `profile`, `master_profile`, backend.hcl `profile`) are ignored, the default
+# credential chain (web identity) reaches the environment's account, and this role, assumed from
+# it, the state account: the plan job's and the apply job's state roles differ, backend.hcl is one.
+STATE_ROLE_VARIABLE = "STACK_STATE_ROLE_ARN"
 
 
 def default_state_bucket(project: str, master_account_id: str) -> str:
@@ -66,6 +72,7 @@ class Environment:
     variables: dict[str, Any]
     backend: dict[str, Any]
     placeholders: tuple[str, ...] = field(default=())
+    state_role_override: bool = False  # STACK_STATE_ROLE_ARN replaced the profiles and backend.hcl's role
 
     # -- declared facts ------------------------------------------------------------------------
     @property
@@ -99,6 +106,12 @@ class Environment:
         assume_role = self.backend.get("assume_role")
         role = assume_role.get("role_arn") if isinstance(assume_role, dict) else None
         return str(role) if role else None
+
+    @property
+    def ci_repository(self) -> str | None:
+        """The tfvars' `ci_repository` (OWNER/REPO): the environment has CI roles (ci.tf)."""
+        value = self.variables.get("ci_repository")
+        return None if value in (None, "", "null") else str(value)
 
     @property
     def master_account_id(self) -> str:
@@ -280,6 +293,15 @@ def load(name: str | None, root: Path = ROOT) -> Environment:
         for line in (folder / "variables.tfvars").read_text().splitlines()
         if PLACEHOLDER_MARK in line and "=" in line.split("#", 1)[0]
     )
-    env = Environment(name=name, root=root, variables=variables, backend=backend, placeholders=placeholders)
+    state_role = os.environ.get(STATE_ROLE_VARIABLE, "").strip()
+    if state_role:
+        variables = {k: v for k, v in variables.items() if k not in ("profile", "master_profile")}
+        assume_role = backend.get("assume_role") if isinstance(backend.get("assume_role"), dict) else {}
+        backend = {k: v for k, v in backend.items() if k != "profile"}
+        backend["assume_role"] = {**assume_role, "role_arn": state_role}
+    env = Environment(
+        name=name, root=root, variables=variables, backend=backend, placeholders=placeholders,
+        state_role_override=bool(state_role),
+    )  # fmt: skip
     env.acme_profile  # noqa: B018 -- a bad value fails at load, before any command starts
     return env

@@ -2,9 +2,10 @@
 
 Each file is a plain IAM policy document with placeholders for what differs between environments:
 `${env}`, `${region}`, `${account_id}` (the environment's account), `${master_account_id}`,
-`${state_bucket}`, `${state_object}` (the environment's state key in that bucket) and
-`${lock_table}`. `<family>.json` goes to a role in the environment's account; `<family>-state.json`,
-where the family reads or locks the Terraform state, to a role in the master account.
+`${state_bucket}`, `${state_object}` (the environment's state key in that bucket), `${state_key}`
+(the default workspace's key, which `terraform init` reads) and `${lock_table}`. `<family>.json`
+goes to a role in the environment's account; `<family>-state.json`, where the family reads or
+locks the Terraform state, to a role in the master account.
 
     python -m stackops.operator_policies plan --env dev     # the rendered document, for
                                                             # aws iam put-role-policy
@@ -29,6 +30,7 @@ FAMILIES = {
     "cert": "inv cert (renewal and re-import)",
     "secrets": "inv secrets (create, rotate; --refresh also needs deploy)",
     "database": "inv db.snapshots, inv db.restore (a new instance beside the database)",
+    "apply": "inv apply: Terraform's creates, updates and deletes (with plan, deploy and cert: the CI apply role)",
 }
 
 
@@ -46,6 +48,7 @@ def placeholders(env: Environment) -> dict[str, str]:
         "master_account_id": env.master_account_id,
         "state_bucket": env.state_bucket,
         "state_object": f"{prefix}/{env.workspace}/{env.backend['key']}",
+        "state_key": str(env.backend["key"]),  # the default workspace's object, which `terraform init` reads
         "lock_table": env.lock_table,
     }
 

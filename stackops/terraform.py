@@ -88,7 +88,19 @@ def backend_args(env: Environment) -> list[str]:
     (Environment.state_bucket: backend.hcl's `bucket`, else the default, which backend.hcl cannot
     compute), so the bucket whose owner the tool checks before each run
     (stackops.stack.require_state_bucket) is the one Terraform is given."""
-    return [f"-backend-config={env.backend_path}", f"-backend-config=bucket={env.state_bucket}"]
+    backend = overridden_backend_file(env) if env.state_role_override else env.backend_path
+    return [f"-backend-config={backend}", f"-backend-config=bucket={env.state_bucket}"]
+
+
+def overridden_backend_file(env: Environment) -> Path:
+    """backend.hcl as the environment holds it after STACK_STATE_ROLE_ARN (no profile, that role in
+    assume_role; each value as JSON, which HCL reads alike), for init; named after its text."""
+    text = "".join(f"{key} = {json.dumps(value)}\n" for key, value in sorted(env.backend.items()))
+    path = env.state_dir / f"backend-{hashlib.sha256(text.encode()).hexdigest()[:12]}.hcl"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return path
 
 
 @dataclass
@@ -339,7 +351,16 @@ class Terraform:
     def var_args(self) -> list[str]:
         if callable(self._var_args):
             self._var_args = list(self._var_args())
-        return list(self._var_args)
+        args = list(self._var_args)
+        if self.env.state_role_override and any(arg.startswith("-var-file=") for arg in args):
+            args.append(f"-var-file={self._without_profiles()}")  # after the tfvars: it wins
+        return args
+
+    def _without_profiles(self) -> Path:
+        """A variables file unsetting the tfvars' profiles (STACK_STATE_ROLE_ARN: the default chain)."""
+        (path := self.data_dir / "without-profiles.tfvars.json").parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"profile": None, "master_profile": None}))
+        return path
 
     def plan(self, *, destroy: bool = False, extra: Sequence[str] = (), summarize: bool = True) -> PlanResult:
         """Plan into a file; exit code 2 of -detailed-exitcode means there are changes. The summary

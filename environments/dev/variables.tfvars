@@ -32,3 +32,6 @@ container_insights = false
 # dev can be torn down and rebuilt: a destroy deletes the ECR repositories with their images (the
 # pipelines push them again). Buckets keep force_destroy_buckets = false: their objects are data.
 force_delete_repositories = true
+
+# CI roles (ci.tf; README "Running it from CI"): the repository whose workflows plan and apply dev.
+ci_repository = "exii/infrastructure" # PLACEHOLDER: OWNER/REPO of this repository

@@ -35,3 +35,6 @@ container_insights = false
 force_destroy_buckets = true
 # ...and repositories that hold pushed images.
 force_delete_repositories = true
+
+# CI roles (ci.tf; README "Running it from CI"): the emulator's copy of what dev and prod declare.
+ci_repository = "exii/infrastructure"

@@ -40,3 +40,8 @@ alarm_thresholds = {
   db_free_storage_gib       = 5
   db_connections            = 180
 }
+
+# CI roles (ci.tf; README "Running it from CI"): only jobs of the `prod` deployment environment
+# (required reviewers) may assume the apply role.
+ci_repository        = "exii/infrastructure" # PLACEHOLDER: OWNER/REPO of this repository
+ci_apply_environment = "prod"

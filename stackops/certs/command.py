@@ -21,9 +21,20 @@ def certificate(
     staging: bool = False,
     yes: bool = False,
     attach: bool = True,
+    unless_renewer: bool = False,
 ) -> list[CertResult]:
     """Issue or renew, import into ACM, and apply when the ARN Terraform reads is new (unless
-    `attach` is False: `inv up` issues the certificate before the stack's one apply)."""
+    `attach` is False: `inv up` issues the certificate before the stack's one apply). With
+    `unless_renewer` (and `renew_all`), nothing when the environment's renewal function is deployed:
+    it renews them itself (the daily CI job runs `inv cert --renew-all --unless-renewer`)."""
+    if unless_renewer:
+        from stackops.certs.renewer_command import renewer_deployed, renewer_name
+
+        if not renew_all:
+            raise OpsError("--unless-renewer goes with --renew-all")
+        if renewer_deployed(env):
+            ui.out.print(f"{env.name}: the renewal function {renewer_name(env)} is deployed and renews: nothing to do")
+            return []
     results = run(
         env, list(domains) or None, renew_all_certs=renew_all, renew_within_days=renew_within,
         force=force, email=email, staging=staging,

@@ -29,6 +29,18 @@ def renewer_name(env: Environment) -> str:
     return f"{env.project}-{env.name}-cert-renewer"
 
 
+def renewer_deployed(env: Environment) -> bool:
+    """Whether the environment's renewal function exists (lambda:GetFunctionConfiguration, in cert.json)."""
+    name = renewer_name(env)
+    client = env.session().client("lambda")
+    with aws_errors(f"looking for the renewal function {name}", profiles=[env.profile]):
+        try:
+            client.get_function_configuration(FunctionName=name)
+        except client.exceptions.ResourceNotFoundException:
+            return False
+    return True
+
+
 def not_deployed(env: Environment, name: str) -> OpsError:
     return OpsError(f"{env.name} has no renewal function {name} yet: run inv apply --env {env.name}")
 

@@ -127,6 +127,22 @@ def restored(ecs, emulated_aws) -> Iterator[Snapshot]:
 
 
 @pytest.fixture
+def authorised(local_stack, emulated_aws) -> Iterator[str]:
+    """moto's IAM authorisation on for one test, and off again however the test ends (the emulator's
+    own identity, used by the tests' boto3 and the ACME server's DNS bridge, stays allowed everything)."""
+    from stackops.local.aws import client as emulator_routes
+    from tests.e2e.fixtures import operators as operator_identities
+
+    endpoint = emulated_aws.endpoint
+    emulator_routes.enable_iam_auth(endpoint, operator_identities.admin_identity(local_stack.env))
+    try:
+        assert emulator_routes.iam_auth_enabled(endpoint)
+        yield endpoint
+    finally:
+        emulator_routes.disable_iam_auth(endpoint)
+
+
+@pytest.fixture
 def endpoint(emulated_aws) -> Iterator[str]:
     """The emulator's endpoint for fault injection; faults are cleared however the test ends."""
     faults.clear_faults(emulated_aws.endpoint)

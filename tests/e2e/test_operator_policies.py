@@ -32,8 +32,6 @@ from pathlib import Path
 
 import pytest
 
-from stackops.local import emulator
-from stackops.local.aws import client as emulator_routes
 from tests.conftest import run_inv
 from tests.e2e.fixtures import operators as operator_identities
 from tests.e2e.fixtures.operators import Operator
@@ -52,30 +50,13 @@ def operators(local_stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     operator_identities.remove(local_stack.env)
 
 
-@pytest.fixture
-def authorised(local_stack, emulated_aws) -> Iterator[str]:
-    """moto's IAM authorisation on for one test, and off again however the test ends."""
-    endpoint = emulated_aws.endpoint
-    emulator_routes.enable_iam_auth(endpoint, operator_identities.admin_identity(local_stack.env))
-    try:
-        assert emulator_routes.iam_auth_enabled(endpoint)
-        yield endpoint
-    finally:
-        emulator_routes.disable_iam_auth(endpoint)
-
-
 def run_as(operator: Operator, *args: str, timeout: float = 600) -> tuple[int, str, float]:
     """`inv ARGS` as the operator: exit code, its output followed by every request the emulator
     refused meanwhile (from its trace, moto.log), and the seconds it took."""
-    log = emulator.default_state_dir() / emulator.LOG
-    start, started = log.stat().st_size, time.monotonic()
-    result = run_inv(*args, env=operator.environ, timeout=timeout)
+    started = time.monotonic()
+    with operator_identities.refused_requests() as refused:
+        result = run_inv(*args, env=operator.environ, timeout=timeout)
     seconds = time.monotonic() - started
-    with log.open("rb") as handle:
-        handle.seek(start)
-        trace = handle.read().decode(errors="replace").splitlines()
-    # A command may swallow a refusal (Terraform treats some as "not supported"): the trace cannot.
-    refused = [line for line in trace if line.startswith("call ") and re.search(r"-> 40[13] ", line)]
     return result.returncode, "\n".join([result.stdout + result.stderr, *refused]), seconds
 
 

@@ -6,25 +6,54 @@ lint itself takes about a second. What parliament does and does not check: tests
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import Counter
 
 import pytest
 
 from tests.e2e.test_environment_plans import EnvironmentPlan
 from tests.policy_lint import Allowed, lint_document, plan_documents, unexplained, unlintable
+from tests.unit.test_policy_lint import OPERATOR_ALLOWED
 
 pytestmark = pytest.mark.e2e
 
+# Where modules/ci-roles puts the part <n> of operator-policies/<file>.json (a regex replacement).
+CI_PART = r'aws_iam_policy\\.this\\["\1-\\d+"\\]'
 # Findings judged wrong, each with its reason. Keep it tiny and specific.
 ALLOWED = (
     Allowed(
         issue="CREDENTIALS_EXPOSURE",
         kind="trust",
         source=r"\.assume_role_policy",
-        detail=r'"actions": \["sts:assumerole"\]',
+        detail=r'"actions": \["sts:assumerole(withwebidentity)?"\]',
         reason="the community auditor flags sts:AssumeRole as an action returning credentials, which "
         "is right in an identity policy; in a role's trust policy, granting it to the service that "
-        "runs as the role (ecs-tasks, vpc-flow-logs) is the policy's only purpose",
+        "runs as the role (ecs-tasks, vpc-flow-logs), or to the CI system's tokens, is the policy's only purpose",
+    ),
+    Allowed(
+        issue="CREDENTIALS_EXPOSURE",
+        kind="identity",
+        source=r'aws_iam_role_policy\.state\["(plan|apply)"\]',
+        detail=r'"actions": \["sts:assumerole"\]',
+        reason="a CI role's one inline statement: assume its own state role in the master account (one ARN), "
+        "how Terraform's backend reaches the state",
+    ),
+    Allowed(
+        issue="UNKNOWN_FEDERATION_SOURCE",
+        kind="trust",
+        source=r"ci_roles\[0\]\.aws_iam_role\.this\[",
+        detail=r":oidc-provider/token\.actions\.githubusercontent\.com",
+        reason="parliament knows the built-in web identity providers only (Cognito, Amazon, Facebook, Google); "
+        "an IAM OpenID Connect provider's ARN is the federated principal AWS documents for GitHub Actions",
+    ),
+    Allowed(
+        issue="UNKNOWN_CONDITION_FOR_ACTION",
+        kind="trust",
+        source=r"ci_roles\[0\]\.aws_iam_role\.this\[",
+        detail=r"token\.actions\.githubusercontent\.com:(aud|sub) for action sts:AssumeRoleWithWebIdentity",
+        reason="IAM offers `<issuer>:aud` and `<issuer>:sub` for every OpenID Connect provider (IAM User Guide, "
+        "the keys available for web identity federation); parliament lists those of the built-in ones only",
     ),
     Allowed(
         issue="PERMISSIONS_MANAGEMENT_ACTIONS",
@@ -42,6 +71,12 @@ ALLOWED = (
         detail=r'"actions": \["iam:passrole"\]',
         reason="as for the backend: a job's scheduler must pass the roles its task definition names to "
         "RunTask, and passes exactly those two to ECS tasks (tests/e2e/test_task_role_policies.py)",
+    # The CI roles' managed policies are operator-policies/*.json, split in parts (`<file>-<n>`,
+    # modules/ci-roles): the operators' files' findings, judged there with their reasons, follow them.
+    *(
+        dataclasses.replace(entry, source=re.sub(r"(\w+)\\\.json$", CI_PART, entry.source))
+        for entry in OPERATOR_ALLOWED
+        if "-state" not in entry.source
     ),
 )
 
@@ -50,11 +85,11 @@ def test_every_policy_document_is_linted(each: EnvironmentPlan) -> None:
     documents = plan_documents(each.plan.raw)
     sources = {source for doc in documents for source in doc.sources}
     kinds = Counter(doc.kind for doc in documents)
-    # The roles' trust policies (ECS tasks, flow logs, the renewal function and its scheduler, each
-    # job's task role and scheduler), the task, execution, flow log, renewal and job scheduler
-    # policies, the bucket policies.
+    # The roles' trust policies (ECS tasks, flow logs, the renewal function and its scheduler, the CI
+    # plan and apply roles, each job's task role and scheduler), the task, execution, flow log,
+    # renewal, CI and job scheduler policies, the bucket policies.
     jobs = len(each.plan.of_type("aws_scheduler_schedule")) - 1  # the renewal function's is the other
-    assert kinds["trust"] == 4 + 2 * jobs and kinds["identity"] >= 6 + jobs and kinds["resource"] >= 2, kinds
+    assert kinds["trust"] == 6 + 2 * jobs and kinds["identity"] >= 6 + jobs and kinds["resource"] >= 2, kinds
     for address in each.plan.of_type("aws_iam_role"):
         assert f"{address}.assume_role_policy" in sources, address
     for address in ("data.aws_iam_policy_document.django_task", "data.aws_iam_policy_document.concept_task"):

@@ -50,22 +50,28 @@ def copy_without_profiles(target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
-def ci_checkout(local_stack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    folder = tmp_path_factory.mktemp("ci")
-    checkout = copy_without_profiles(folder / "checkout")
+def web_identity_environ(folder: Path, role_arn: str) -> dict[str, str]:
+    """What a CI job's `inv` runs with: no profile, a token file and the role to assume with it; its
+    own tool state under `folder`, the session's emulator."""
     token = folder / "web-identity-token"
     token.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmV4aWkvaW5mcmEifQ.c2lnbmF0dXJl")  # any JWT-shaped text
-    environ = {
+    return {
         **{k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")},
-        "PYTHONPATH": str(checkout),  # the copy's stackops, so its environments/ is the one read
         "STACK_STATE_DIR": str(folder / "state"),  # its own Terraform data and certbot folders
         "STACK_LOCAL_DIR": os.environ["STACK_LOCAL_DIR"],  # the session's emulator
-        "AWS_ROLE_ARN": f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{ROLE_NAME}",
+        "AWS_ROLE_ARN": role_arn,
         "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
         "AWS_ROLE_SESSION_NAME": "ci",
         "COLUMNS": "200",
     }
+
+
+@pytest.fixture(scope="module")
+def ci_checkout(local_stack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    folder = tmp_path_factory.mktemp("ci")
+    checkout = copy_without_profiles(folder / "checkout")
+    environ = web_identity_environ(folder, f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{ROLE_NAME}")
+    environ["PYTHONPATH"] = str(checkout)  # the copy's stackops, so its environments/ is the one read
     return checkout, environ
 
 

@@ -35,7 +35,7 @@ def test_terraform_files_are_formatted(tmp_path):
 def copy_root(target: Path) -> None:
     for source in ROOT.glob("*.tf"):
         shutil.copy(source, target)
-    for folder in ("modules", "task-definitions"):
+    for folder in ("modules", "task-definitions", "operator-policies"):
         shutil.copytree(ROOT / folder, target / folder)
     shutil.copy(ROOT / "secrets.yaml", target)
     shutil.copy(ROOT / "jobs.yaml", target)
@@ -45,6 +45,7 @@ def copy_tf_init(target: Path) -> None:
     for source in (ROOT / "tf-init").glob("*.tf"):
         shutil.copy(source, target)
     shutil.copytree(ROOT / "modules", target.parent / "modules")  # its ../modules/tls-only-bucket-policy
+    shutil.copytree(ROOT / "operator-policies", target.parent / "operator-policies")  # the CI state roles'
 
 
 @pytest.mark.parametrize("copy", [copy_root, copy_tf_init], ids=["root", "tf-init"])

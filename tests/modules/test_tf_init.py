@@ -14,8 +14,10 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from stackops import environments, operator_policies
 from stackops.paths import ROOT
 from tests.planner import Plan, offline_environ, once_per_session, run_plan
+from tests.unit.test_operator_policies import listed
 
 # Terraform merges *_override.tf into the block of the same name: these arguments replace the
 # originals, and the state stays in the temporary copy whatever backend tf-init declares.
@@ -39,6 +41,8 @@ INPUTS = {
     "account_id": "111111111111",
     "bucket": "exii-terraform-state-test",
     "lock_table": "exii-terraform-locks-test",
+    # What inv bootstrap passes for an environment with CI roles (stackops.bootstrap.ci_environments).
+    "ci_environments": {"dev": {**operator_policies.placeholders(environments.load("dev")), "project": "exii"}},
 }
 
 
@@ -46,6 +50,7 @@ def plan_tf_init(workdir: Path) -> Plan:
     root = workdir / "tf-init"
     root.mkdir()
     shutil.copytree(ROOT / "modules", workdir / "modules")  # tf-init uses ../modules/tls-only-bucket-policy
+    shutil.copytree(ROOT / "operator-policies", workdir / "operator-policies")  # and the state roles' policies
     for source in (ROOT / "tf-init").glob("*.tf"):
         shutil.copy(source, root)
     (root / "offline_override.tf").write_text(OVERRIDE)
@@ -106,3 +111,22 @@ def test_everything_is_tagged_as_terraform_state(plan):
     for address, values in plan.resources.items():
         if "tags_all" in values:
             assert values["tags_all"].get("Purpose") == "terraform-state", address
+
+
+def test_the_ci_state_roles_write_the_state_only_from_the_apply_role(plan):
+    state = "arn:aws:s3:::exii-terraform-state-000000000000/env:/dev/exii/terraform.tfstate"
+    writes = {}
+    for kind in ("plan", "apply"):
+        address = f'module.ci_state_roles.aws_iam_role{{}}.this["exii-dev-ci-state-{kind}"]'
+        (trust,) = json.loads(plan.resources[address.format("")]["assume_role_policy"])["Statement"]
+        role_arn = f"arn:aws:iam::111111111111:role/exii-dev-ci-{kind}"
+        assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"] == role_arn
+        policy = json.loads(plan.resources[address.format("_policy")]["policy"])
+        writes[kind] = {
+            resource
+            for statement in policy["Statement"]
+            if "s3:PutObject" in statement["Action"]
+            for resource in listed(statement["Resource"])
+        }
+    assert writes["plan"] == {f"{state}.tflock"}  # the lock terraform plan takes, never the state
+    assert state in writes["apply"]

@@ -7,6 +7,7 @@ sees moto unchanged.
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import zipfile
@@ -33,6 +34,7 @@ def moto_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
     from moto.s3 import responses
+    from moto.sts.responses import TokenResponse
 
     monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
     monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
@@ -44,6 +46,11 @@ def moto_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         CloudWatchResponse,
         "_authenticate_and_authorize_normal_action",
         CloudWatchResponse._authenticate_and_authorize_normal_action,
+    )
+    monkeypatch.setattr(
+        TokenResponse,
+        "_authenticate_and_authorize_normal_action",
+        TokenResponse._authenticate_and_authorize_normal_action,
     )
     table = copy.deepcopy(responses.ACTION_MAP)
     yield
@@ -236,3 +243,35 @@ def test_without_the_fix_moto_denies_a_namespace_condition(moto_restored: None) 
     session = _user_session(_metric_policy())
     iam_auth.enable()
     assert "monitoring:PutMetricData" in _denied(lambda: _put(session, "Stackops/Certificates"))
+
+
+@mock_aws
+@pytest.mark.parametrize("fixed", [True, False])
+def test_web_identity_sign_in_is_unsigned_and_its_session_is_authorised(moto_restored: None, fixed: bool) -> None:
+    """AssumeRoleWithWebIdentity carries a token, no signature: AWS serves it so, moto refused it."""
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    if fixed:
+        iam_auth.install()
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+             "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.example"}}]}  # fmt: skip
+    role = iam.create_role(RoleName="ci-plan", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    policy = _allow(["ssm:DescribeParameters"], "*")
+    iam.put_role_policy(RoleName="ci-plan", PolicyName="plan", PolicyDocument=json.dumps(policy))
+    iam_auth.enable()
+    sts = boto3.client("sts", region_name=REGION, config=Config(signature_version=UNSIGNED))
+    sign_in = functools.partial(sts.assume_role_with_web_identity, RoleArn=role, RoleSessionName="ci",
+                                WebIdentityToken="any.jwt.token")  # fmt: skip
+    if not fixed:
+        with pytest.raises(KeyError, match="AUTHORIZATION"):  # moto looks for the signature it lacks
+            sign_in()
+        return
+    credentials = sign_in()["Credentials"]
+    ssm = boto3.client(
+        "ssm", region_name=REGION, aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"],
+    )  # fmt: skip
+    ssm.describe_parameters()  # the role's policy grants it
+    assert "ssm:PutParameter" in _denied(lambda: ssm.put_parameter(Name="/x", Value="v", Type="String"))

@@ -31,14 +31,25 @@ WITHOUT_RESOURCE_TYPES = {
     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
     "route53:ListHostedZones", "acm:ListCertificates", "cloudwatch:PutMetricData",
     "sns:GetSubscriptionAttributes", "cloudwatch:GetMetricStatistics", "elasticloadbalancing:DescribeTargetHealth",
+    "ec2:DescribeAvailabilityZones", "ec2:DescribeNetworkInterfaces", "route53:CreateHostedZone", "sns:Unsubscribe",
 }  # fmt: skip
 # The conditions a statement may carry (moto's authorisation proves none): PassRole's, which AWS
 # documents for ECS (the role may only be handed to ECS tasks; moto does not check PassRole at
 # all), and the namespace PutMetricData is held to (it has no resource type).
+# apply.json hands the stack's roles to the services Terraform gives them to, and creates only the
+# service-linked roles of the services the stack uses.
 CONDITIONS = {
-    "iam:PassRole": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-    "cloudwatch:PutMetricData": {"StringEquals": {"cloudwatch:namespace": "Stackops/Certificates"}},
-}
+    "iam:PassRole": [
+        {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        {"StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com", "lambda.amazonaws.com",
+                                                  "scheduler.amazonaws.com", "vpc-flow-logs.amazonaws.com"]}},
+    ],
+    "cloudwatch:PutMetricData": [{"StringEquals": {"cloudwatch:namespace": "Stackops/Certificates"}}],
+    "iam:CreateServiceLinkedRole": [
+        {"StringEquals": {"iam:AWSServiceName": ["ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com",
+                                                 "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com"]}}
+    ],
+}  # fmt: skip
 WRITE = re.compile(r":(Create|Put|Delete|Update|Run|Register|Deregister|Tag|Untag|Import|Add|Remove|Change|Modify|"
                    r"Attach|Detach|Start|Stop|Set|Pass|Batch(Delete|Put)|Restore|Rotate)")  # fmt: skip
 
@@ -64,7 +75,7 @@ def test_each_file_renders_to_a_plain_policy_of_that_environment(name: str, env_
         assert statement["Effect"] == "Allow" and "NotAction" not in statement
         if "Condition" in statement:
             (action,) = listed(statement["Action"])
-            assert statement["Condition"] == CONDITIONS[action], statement["Sid"]
+            assert statement["Condition"] in CONDITIONS[action], statement["Sid"]
         for action in listed(statement["Action"]):
             assert "*" not in action, f"{name}: wildcard action {action}"
         for resource in listed(statement["Resource"]):
@@ -78,12 +89,13 @@ def test_each_file_renders_to_a_plain_policy_of_that_environment(name: str, env_
                 assert re.match(rf"arn:aws:[a-z0-9-]+:({env.region})?:({account})?:", resource), resource
                 # generated ids, the lock table, and the engine's default groups a restore uses (AWS names them)
                 unnamed = ("hostedzone/*", "change/*", "certificate/*", "scalable-target/*", f"table/{env.lock_table}",
-                           ":pg:default.postgres*", ":og:default:postgres-*")  # fmt: skip
+                           "oidc-provider/*", "targetgroup/*/*", "aws-service-role/*", ":pg:default.*",
+                           ":og:default:*", f"arn:aws:ec2:{env.region}:{env.account_id}:*")  # fmt: skip
                 assert env.name in resource or resource.endswith(unnamed), resource
 
 
 def test_the_families_have_their_files() -> None:
-    state = {"plan-state", "deploy-state", "database-state"}
+    state = {"plan-state", "deploy-state", "database-state", "apply-state"}
     assert set(operator_policies.FAMILIES) | state == set(operator_policies.files())
 
 
@@ -97,6 +109,15 @@ def test_the_plan_policy_is_read_only() -> None:
         if any(WRITE.search(a) for a in listed(statement["Action"])):
             lock = (".tflock", f"table/{env.lock_table}")
             assert all(r.endswith(lock) for r in listed(statement["Resource"]))
+
+
+def test_the_apply_state_policy_writes_only_the_state_and_its_lock() -> None:
+    env = environments.load("prod")
+    state = f"arn:aws:s3:::{env.state_bucket}/{operator_policies.placeholders(env)['state_object']}"
+    table = f"arn:aws:dynamodb:{env.region}:{env.master_account_id}:table/{env.lock_table}"
+    for statement in statements(operator_policies.render("apply-state", env)):
+        if any(WRITE.search(a) for a in listed(statement["Action"])):
+            assert set(listed(statement["Resource"])) <= {state, f"{state}.tflock", table}, statement
 
 
 @pytest.mark.parametrize("name", ["deploy-state", "database-state"])

@@ -52,6 +52,40 @@ OPERATOR_ALLOWED: tuple[Allowed, ...] = (
         "read-only; the provider calls DescribeDBInstances with a filter on the resource id (authorised against "
         "db:* , not the instance's name) and DescribeVpcAttribute during every refresh",
     ),
+    # apply.json is what Terraform needs to create the environment, its IAM roles and policies
+    # included: whoever holds it administers the environment's roles (exii-<env>-*, the CI apply
+    # role among them) and could widen them. That is what applying the stack means; the role is
+    # held by the protected branch's runs and, for prod, only after a reviewer's approval.
+    Allowed(
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "identity",
+        r"apply\.json",
+        r'"(iam|s3|sns|sqs):',
+        "Terraform creates, changes and deletes the environment's roles and policies (and the queues', topics' and "
+        "buckets' policies): scoped to exii-<env>-* names",
+    ),
+    Allowed(
+        "PRIVILEGE_ESCALATION",
+        "identity",
+        r"apply\.json",
+        r'"(CreateNewPolicyVersion|EditExistingLambdaFunctionWithRole)"',
+        "the stack's managed policies (the CI roles') and its renewal function are Terraform's to update",
+    ),
+    Allowed(
+        "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+        "identity",
+        r"apply\.json",
+        r"s3:PutBucketPolicy",
+        "Terraform writes the environment's bucket policies (TLS only, the log delivery); it reads no object",
+    ),
+    Allowed(
+        "RESOURCE_MISMATCH",
+        "identity",
+        r"apply\.json",
+        r'"required_format": "arn:\*:(elasticloadbalancing:\*:\*:listener/net|route53:::healthcheck)',
+        "parliament wants every resource type the reference lists (listener/app and listener/net, hostedzone and "
+        "healthcheck); a request names one of them, and the stack has application listeners and hosted zones only",
+    ),
 )
 
 

@@ -58,7 +58,7 @@ def test_dev_is_read_from_its_files() -> None:
     assert dev.tfvars_path == ROOT / "environments" / "dev" / "variables.tfvars"
     assert dev.backend_path == ROOT / "environments" / "dev" / "backend.hcl"
     # The values still to be replaced before a first apply, as `inv doctor` lists them.
-    assert dev.placeholders == ("account_id", "master_account_id", "zone_name")
+    assert dev.placeholders == ("account_id", "master_account_id", "zone_name", "ci_repository")
 
 
 def test_prod_and_local() -> None:

@@ -40,6 +40,14 @@ namespace with `cloudwatch:namespace`) was refused. `install` gives the conditio
 actions after its signing name (`monitoring:PutMetricData`), which no IAM policy can grant;
 `install` names them `cloudwatch:...`, as IAM does.
 
+AssumeRoleWithWebIdentity is unsigned (the caller has no AWS credentials yet: AWS checks the
+token against the role's trust policy instead), and moto refused it once authorisation was on (it
+authenticates every request by its signature). `install` lets STS's unsigned
+AssumeRoleWithWebIdentity through unauthenticated, as AWS does; moto accepts any token and does
+not evaluate the trust policy's `aud` and `sub` conditions. The session it hands out is then
+authorised like any assumed role's (the role's inline and attached policies), so the CI roles'
+policies are proven as the operator roles' are.
+
 moto refused every signed Route53 request without a body (SignatureDoesNotMatch): its Route53
 responses hand the request headers over as the request's data, and the signature check signs
 that data when the body is empty. Lambda's GETs (GetFunction, the renewal function's refresh)
@@ -190,7 +198,25 @@ def install() -> None:
             self._data = data
 
     IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
+    _install_unsigned_web_identity()
     _install_request_conditions()
+
+
+# STS operations AWS serves without a signature (the token is the credential).
+UNSIGNED_STS_ACTIONS = {"AssumeRoleWithWebIdentity"}
+
+
+def _install_unsigned_web_identity() -> None:
+    from moto.sts.responses import TokenResponse
+
+    original = TokenResponse._authenticate_and_authorize_normal_action
+
+    def authorize(self: Any, resource: str = "*") -> None:
+        if self._get_action() in UNSIGNED_STS_ACTIONS and "Authorization" not in self.headers:
+            return  # authenticated by its token, as in AWS (moto checks neither token nor trust)
+        original(self, resource)
+
+    TokenResponse._authenticate_and_authorize_normal_action = authorize  # type: ignore[method-assign]
 
 
 # The condition values of the request being authorised (set around moto's check, read by it).
