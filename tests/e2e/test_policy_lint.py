@@ -71,6 +71,7 @@ ALLOWED = (
         detail=r'"actions": \["iam:passrole"\]',
         reason="as for the backend: a job's scheduler must pass the roles its task definition names to "
         "RunTask, and passes exactly those two to ECS tasks (tests/e2e/test_task_role_policies.py)",
+    ),
     # The CI roles' managed policies are operator-policies/*.json, split in parts (`<file>-<n>`,
     # modules/ci-roles): the operators' files' findings, judged there with their reasons, follow them.
     *(

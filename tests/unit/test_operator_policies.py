@@ -31,7 +31,7 @@ WITHOUT_RESOURCE_TYPES = {
     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
     "route53:ListHostedZones", "acm:ListCertificates", "cloudwatch:PutMetricData",
     "sns:GetSubscriptionAttributes", "cloudwatch:GetMetricStatistics", "elasticloadbalancing:DescribeTargetHealth",
-    "ec2:DescribeAvailabilityZones", "ec2:DescribeNetworkInterfaces", "route53:CreateHostedZone", "sns:Unsubscribe",
+    "ec2:DescribeNetworkInterfaces", "route53:CreateHostedZone", "sns:Unsubscribe",
 }  # fmt: skip
 # The conditions a statement may carry (moto's authorisation proves none): PassRole's, which AWS
 # documents for ECS (the role may only be handed to ECS tasks; moto does not check PassRole at
