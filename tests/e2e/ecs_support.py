@@ -39,6 +39,9 @@ class Ecs:
         self.client = local_stack.client("ecs")
         self.layout = local_stack.outputs["ecs"]
         self.cluster = self.layout["cluster"]
+        # The scheduled jobs on the backend image: a rollout registers a revision of each (as of migrate).
+        jobs = local_stack.outputs.get("jobs", {}).get("jobs", {})
+        self.job_families = [job["family"] for job in jobs.values() if job.get("image_from")]
 
     def name(self, key: str) -> str:
         return self.layout["services"][key]["name"]
@@ -48,7 +51,7 @@ class Ecs:
 
     @property
     def families(self) -> list[str]:
-        return [self.family(key) for key in (*self.layout["services"], "migrate")]
+        return [self.family(key) for key in (*self.layout["services"], "migrate")] + self.job_families
 
     def service(self, key: str) -> dict[str, Any]:
         described = self.client.describe_services(cluster=self.cluster, services=[self.name(key)], include=["TAGS"])
