@@ -392,6 +392,8 @@ variable "db_snapshot_keep" {
     condition     = var.db_snapshot_keep >= 1 && floor(var.db_snapshot_keep) == var.db_snapshot_keep
     error_message = "db_snapshot_keep must be a whole number of at least 1: the snapshot just taken is always kept."
   }
+}
+
 # -- CI (ci.tf) ---------------------------------------------------------------------------------
 
 variable "ci_repository" {
