@@ -90,7 +90,8 @@ def test_each_file_renders_to_a_plain_policy_of_that_environment(name: str, env_
                 # generated ids, the lock table, and the engine's default groups a restore uses (AWS names them)
                 unnamed = ("hostedzone/*", "change/*", "certificate/*", "scalable-target/*", f"table/{env.lock_table}",
                            "oidc-provider/*", "targetgroup/*/*", "aws-service-role/*", ":pg:default.*",
-                           ":og:default:*", ":pg:default.postgres*", ":og:default:postgres-*", f"arn:aws:ec2:{env.region}:{env.account_id}:*")  # fmt: skip
+                           ":og:default:*", ":pg:default.postgres*", ":og:default:postgres-*",
+                           f"arn:aws:ec2:{env.region}:{env.account_id}:*")  # fmt: skip
                 assert env.name in resource or resource.endswith(unnamed), resource
 
 
