@@ -73,7 +73,14 @@ def task_policy(each: EnvironmentPlan, role: str) -> PolicyDocument:
 
 
 def identity_policies(each: EnvironmentPlan) -> list[PolicyDocument]:
-    return [doc for doc in plan_documents(each.plan.raw) if doc.kind == "identity"]
+    """The identity policies of the stack's running roles (tasks, execution, flow logs, renewal,
+    schedulers). Not the CI roles': their apply role is what Terraform runs as, which creates the
+    buckets and passes the roles by design (operator-policies/apply.json, tests/modules/test_ci_roles.py)."""
+    return [
+        doc
+        for doc in plan_documents(each.plan.raw)
+        if doc.kind == "identity" and not any(source.startswith("module.ci_roles[") for source in doc.sources)
+    ]
 
 
 def arn(each: EnvironmentPlan, service: str, rest: str) -> str:
