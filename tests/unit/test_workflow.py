@@ -58,7 +58,9 @@ def test_dev_is_read_from_its_files() -> None:
     assert dev.tfvars_path == ROOT / "environments" / "dev" / "variables.tfvars"
     assert dev.backend_path == ROOT / "environments" / "dev" / "backend.hcl"
     # The values still to be replaced before a first apply, as `inv doctor` lists them.
-    assert dev.placeholders == ("account_id", "master_account_id", "zone_name", "ci_repository")
+    assert dev.placeholders == (
+        "account_id", "master_account_id", "zone_name", "ci_repository", "secret_administrators"
+    )  # fmt: skip
 
 
 def test_prod_and_local() -> None:
