@@ -521,6 +521,15 @@ def test_apply_runs_exactly_the_saved_plan_and_removes_it(
     assert not plan.path.exists()
 
 
+def test_the_embedded_aws_alone_is_applied_with_more_parallelism(fake_tf: FakeTerraform, tmp_path: Path) -> None:
+    local = Terraform(environments.load("local"), data_dir=tmp_path / "local")
+    local.apply(local.plan())
+    assert fake_tf.commands()[-1][:4] == ["apply", "-json", "-input=false", "-parallelism=30"]
+    real = Terraform(environments.load("prod"), data_dir=tmp_path / "prod")
+    real.apply(real.plan())
+    assert not any(arg.startswith("-parallelism") for arg in fake_tf.commands()[-1])  # Terraform's default 10
+
+
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "stream"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_reaches_terraform_as_one_interrupt(
