@@ -39,3 +39,20 @@ module "cert_renewer" {
   account_key_secret_name  = "/${var.project}/${var.stage}/acme-account"
   secret_recovery_days     = var.stage == "prod" ? 30 : 0
 }
+
+# The ACME account's secret (created by the module, written by the function) has the catalogue
+# secrets' resource policy: every other principal of the account is denied it. The CI apply role
+# manages the secret itself too (what apply.json's "Secrets" statement grants on it).
+module "acme_account_secret_policy" {
+  source = "./modules/secret-access-policy"
+
+  secret_arn     = module.cert_renewer.account_key_secret_arn
+  administrators = var.secret_administrators
+  roles = merge(
+    { RenewerFunction = { arn = module.cert_renewer.role_arn, actions = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"] } },
+    { for key, role in local.ci_secret_roles : key => {
+      arn     = role.arn
+      actions = key == "CiApply" ? distinct(concat(role.actions, local.terraform_managed_secret_actions)) : role.actions
+    } },
+  )
+}

@@ -54,6 +54,8 @@ locals {
     plan  = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"]
     apply = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy"]
   }
+  # What an apply does to a secret Terraform owns (the ACME account's, renewal.tf) beyond the policy.
+  terraform_managed_secret_actions = [for action in ["DeleteSecret", "TagResource", "UntagResource", "UpdateSecret"] : "secretsmanager:${action}"]
   # The CI roles run Terraform (ci.tf; modules/ci-roles names them <name>-ci-plan and -ci-apply).
   ci_secret_roles = var.ci_repository == null ? {} : {
     CiPlan  = { arn = "${local.arn_prefix.iam}:role/${local.name}-ci-plan", actions = local.terraform_secret_actions.plan }

@@ -121,7 +121,8 @@ def rebuild(after: dict[str, Any]) -> tuple[dict[str, Any], bool]:
                     partial |= unknown
                 st[name] = "*" if list(principal) == ["*"] else principal
         for condition in block.get("condition") or []:
-            values, unknown = _known(condition["values"])
+            # A list that is wholly unknown (built from an ARN known after apply) is left out of the plan.
+            values, unknown = _known(condition["values"]) if "values" in condition else (UNKNOWN_ARN, True)
             st.setdefault("Condition", {}).setdefault(condition["test"], {})[condition["variable"]] = values
             partial |= unknown
         statements.append(st)

@@ -472,9 +472,10 @@ def _secret_policies(each: EnvironmentPlan) -> dict[str, dict[str, Any]]:
     arns = each.plan.outputs.get("secret_arns") or each.plan.raw["output_changes"]["secret_arns"]["after"]
     by_arn = {arn: name for name, arn in arns.items()}
     policies = {}
-    for policy in values(each.plan, "aws_secretsmanager_secret_policy"):
+    for address, policy in each.plan.of_type("aws_secretsmanager_secret_policy").items():
         assert policy["block_public_policy"] is True
-        policies[by_arn[policy["secret_arn"]]] = json.loads(policy["policy"])
+        if address.startswith("module.secret_access_policy["):
+            policies[by_arn[policy["secret_arn"]]] = json.loads(policy["policy"])
     assert sorted(policies) == sorted(arns)  # one per secret of the catalogue, on that secret
     return policies
 
@@ -515,6 +516,22 @@ def test_every_secret_is_denied_to_all_but_the_stack_and_its_administrators(each
         assert denied(policy, "secretsmanager:PutResourcePolicy", f"{role}-ci-plan"), name
         reads = not denied(policy, "secretsmanager:GetSecretValue", f"{role}-ci-plan")
         assert reads == (name == "db-password"), name  # the ephemeral password, the one value a plan reads
+
+
+def test_the_acme_accounts_secret_has_the_same_policy_for_its_function(each: EnvironmentPlan) -> None:
+    """Its document names the function's role, known after the apply (a name prefix): the plan shows
+    the policy on that secret; modules/secret-access-policy's tests prove the document."""
+    address = "module.acme_account_secret_policy.aws_secretsmanager_secret_policy.this"
+    assert each.plan.of_type("aws_secretsmanager_secret_policy")[address]["block_public_policy"] is True
+    [call] = [
+        m
+        for m in each.plan.raw["configuration"]["root_module"]["module_calls"].items()
+        if m[0] == "acme_account_secret_policy"
+    ]
+    references = {key: value.get("references", []) for key, value in call[1]["expressions"].items()}
+    assert "module.cert_renewer.account_key_secret_arn" in references["secret_arn"]
+    assert "var.secret_administrators" in references["administrators"]
+    assert "module.cert_renewer.role_arn" in references["roles"]
 
 
 # -- what Prowler checks on the deployed stack, at its source ------------------------------------------
