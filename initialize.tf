@@ -394,6 +394,18 @@ variable "db_snapshot_keep" {
   }
 }
 
+# -- secrets (secrets.tf) -------------------------------------------------------------------------
+
+variable "secret_administrators" {
+  description = "IAM role (or user) ARNs of this account that read or manage the secrets besides the stack's own roles: whoever runs `inv secrets`, and whoever runs Terraform by hand (a plan reads each secret's metadata and policy, and the database password). Each secret's resource policy denies every other principal, the root user included."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.secret_administrators) > 0 && alltrue([for arn in var.secret_administrators : can(regex("^arn:aws[a-z-]*:iam::${var.account_id}:(role|user)/[^*?]+$", arn))])
+    error_message = "secret_administrators needs at least one IAM role or user ARN of account_id (arn:aws:iam::<account_id>:role/<name>), without wildcards: a policy no one may change would lock the secrets for good."
+  }
+}
+
 # -- CI (ci.tf) ---------------------------------------------------------------------------------
 
 variable "ci_repository" {

@@ -98,6 +98,8 @@ module "network" {
   source = "./modules/network"
 
   name             = local.name
+  account_id       = var.account_id
+  region           = var.region
   cidr             = var.vpc_cidr
   azs              = var.azs
   public_subnets   = var.public_subnets
@@ -258,16 +260,14 @@ module "ecs" {
   source = "./modules/ecs"
 
   name                      = local.name
+  account_id                = var.account_id
+  region                    = var.region
   container_insights        = var.container_insights
   repositories              = toset([for service in keys(local.services) : "${local.name}-${service}"])
   keep_images               = var.ecr_keep_images
   force_delete_repositories = var.force_delete_repositories
   log_retention_days        = var.log_retention_days
-  # Exactly the secrets the task definitions name: the services', migrate's and the jobs' (jobs.tf).
-  execution_secret_arns = distinct(concat(
-    [for binding in local.secret_bindings : data.aws_secretsmanager_secret.this[binding.secret].arn],
-    flatten([for secrets in values(local.job_secrets) : [for secret in secrets : secret.valueFrom]]),
-  ))
+  execution_secret_arns     = local.execution_secret_arns
   task_role_policies = {
     concept = data.aws_iam_policy_document.concept_task.json
     django  = data.aws_iam_policy_document.django_task.json

@@ -96,13 +96,17 @@ def environment(env: dict[str, str]) -> Iterator[None]:
 
 def raw_terraform(data_dir: Path | None = None) -> tuple[Any, dict[str, str]]:
     """The `local` stack's Terraform as the tool runs it (stackops.terraform.Terraform, stackops.stack):
-    its command line (`-chdir` the checkout), TF_CLI_CONFIG_FILE, retry settings, TF_IN_AUTOMATION,
+    its command line (`-chdir` the checkout) and variables, TF_CLI_CONFIG_FILE, retry settings, TF_IN_AUTOMATION,
     TF_DATA_DIR (the tool's own unless `data_dir`), and the emulator's AWS environment
     (stackops.local.emulator.environ(), applied by open_environment). Call it inside environment()."""
     from stackops.cli import open_environment
+    from stackops.stack import stack_variables
     from stackops.terraform import Terraform
 
-    tf = Terraform(open_environment("local"), data_dir=data_dir)
+    env = open_environment("local")
+    # The variables the tool passes (the tfvars, the renewal function's package): the package is
+    # built when var_args() is first called, which the callers do before they start a clock.
+    tf = Terraform(env, data_dir=data_dir, var_args=lambda: stack_variables(env))
     return tf, tf.environ()
 
 

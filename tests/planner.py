@@ -150,8 +150,13 @@ def plan_instances(module: str, instances: dict[str, dict[str, Any]], workdir: P
     return _split(whole, instances, outputs)
 
 
-# Mocked values must still look like what the provider validates: policy JSON, ARNs.
+# Mocked values must still look like what the provider (and the modules' validations) accept: policy JSON, ARNs.
 MOCKED_APPLY = """mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = {
       json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}"

@@ -35,3 +35,7 @@ force_delete_repositories = true
 
 # CI roles (ci.tf; README "Running it from CI"): the repository whose workflows plan and apply dev.
 ci_repository = "exii/infrastructure" # PLACEHOLDER: OWNER/REPO of this repository
+
+# Who reads and manages the secrets besides the stack's roles (secrets.tf): the roles that run
+# `inv secrets` and Terraform by hand. Every other principal is denied the secrets.
+secret_administrators = ["arn:aws:iam::111111111111:role/exii-dev-admin"] # PLACEHOLDER: the roles that run inv secrets and Terraform

@@ -38,3 +38,14 @@ force_delete_repositories = true
 
 # CI roles (ci.tf; README "Running it from CI"): the emulator's copy of what dev and prod declare.
 ci_repository = "exii/infrastructure"
+
+# Who reads and manages the secrets besides the stack's roles (secrets.tf): the emulator's admin
+# role, which `inv up`, `inv secrets` and Terraform run as (stackops/local/emulator.py), and the
+# operator roles of the operator-policy tests that read or write secrets (tests/e2e/fixtures/
+# operators.py): secrets (`inv secrets`), plan and apply (Terraform).
+secret_administrators = [
+  "arn:aws:iam::111122223333:role/exii-emulated-admin",
+  "arn:aws:iam::111122223333:role/exii-operator-secrets",
+  "arn:aws:iam::111122223333:role/exii-operator-plan",
+  "arn:aws:iam::111122223333:role/exii-operator-apply",
+]

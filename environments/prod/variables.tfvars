@@ -45,3 +45,7 @@ alarm_thresholds = {
 # (required reviewers) may assume the apply role.
 ci_repository        = "exii/infrastructure" # PLACEHOLDER: OWNER/REPO of this repository
 ci_apply_environment = "prod"
+
+# Who reads and manages the secrets besides the stack's roles (secrets.tf): the roles that run
+# `inv secrets` and Terraform by hand. Every other principal is denied the secrets.
+secret_administrators = ["arn:aws:iam::222222222222:role/exii-prod-admin"] # PLACEHOLDER: the roles that run inv secrets and Terraform

@@ -8,26 +8,29 @@ locals {
   region    = var.region
   partition = data.aws_partition.current.partition
   # ARNs are built from names, so a plan shows both roles' policies whole (not "known after apply").
-  function_arn = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}"
+  function_arn       = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}"
+  schedule_group_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account}:schedule-group/default"
+  schedule_arn       = "arn:${local.partition}:scheduler:${local.region}:${local.account}:schedule/default/${var.name}"
   # Every certificate the tool imported carries these tags; the function touches no other.
   tag_conditions = [for key, value in var.managed_tags : { key = "aws:ResourceTag/${key}", value = value }]
 }
 
 # -- the function's role ---------------------------------------------------------------------------
-data "aws_iam_policy_document" "lambda_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
+# Only Lambda acting for this account (aws:SourceAccount). No aws:SourceArn: Lambda's guide names
+# both keys for execution roles but not which ARN it sets when it assumes the role (the
+# function's, or an event source's), and a condition Lambda does not meet would stop every run
+# ("The role defined for the function cannot be assumed by Lambda"). moto checks neither.
+module "lambda_trust" {
+  source = "../service-trust-policy"
+
+  service    = "lambda.amazonaws.com"
+  account_id = local.account
 }
 
 resource "aws_iam_role" "function" {
   name_prefix        = "${substr(var.name, 0, 37)}-"
   description        = "${var.name}: renews the certificates the tool imported into ACM"
-  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+  assume_role_policy = module.lambda_trust.json
 }
 
 data "aws_iam_policy_document" "function" {
@@ -232,26 +235,21 @@ resource "aws_lambda_function_event_invoke_config" "this" {
 }
 
 # -- the schedule ------------------------------------------------------------------------------------
-data "aws_iam_policy_document" "scheduler_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-    # Only schedules of this account may use the role (the confused-deputy guard AWS documents).
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
-    }
-  }
+# Only this account's schedules may use the role: Scheduler's confused-deputy guide names the
+# schedule group as the source (the default group here); the schedule's own ARN is admitted too.
+module "scheduler_trust" {
+  source = "../service-trust-policy"
+
+  service         = "scheduler.amazonaws.com"
+  account_id      = local.account
+  source_arns     = [local.schedule_group_arn, local.schedule_arn]
+  source_arn_test = "ArnEquals"
 }
 
 resource "aws_iam_role" "scheduler" {
   name_prefix        = "${substr(var.name, 0, 33)}-sch-"
   description        = "${var.name}: lets EventBridge Scheduler invoke the renewal function"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_trust.json
+  assume_role_policy = module.scheduler_trust.json
 }
 
 data "aws_iam_policy_document" "scheduler" {

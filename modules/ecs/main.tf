@@ -25,21 +25,22 @@ resource "aws_cloudwatch_log_group" "this" {
   retention_in_days = var.log_retention_days
 }
 
-data "aws_iam_policy_document" "assume_by_ecs_tasks" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
+# Both kinds of role trust ECS tasks of this account only: the confused-deputy guard the ECS
+# guides (task IAM role, task execution IAM role) document, aws:SourceAccount and aws:SourceArn
+# ArnLike arn:aws:ecs:<region>:<account>:*.
+module "trust" {
+  source = "../service-trust-policy"
+
+  service     = "ecs-tasks.amazonaws.com"
+  account_id  = var.account_id
+  source_arns = ["arn:${data.aws_partition.current.partition}:ecs:${var.region}:${var.account_id}:*"]
 }
 
 # The execution role is what ECS itself uses to start a task: pull the image, write logs,
 # and read exactly the secrets the task definitions reference.
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-task-execution"
-  assume_role_policy = data.aws_iam_policy_document.assume_by_ecs_tasks.json
+  assume_role_policy = module.trust.json
 }
 
 resource "aws_iam_role_policy_attachment" "execution" {
@@ -66,7 +67,7 @@ resource "aws_iam_role" "task" {
   for_each = var.task_role_policies
 
   name               = "${var.name}-${each.key}-task"
-  assume_role_policy = data.aws_iam_policy_document.assume_by_ecs_tasks.json
+  assume_role_policy = module.trust.json
 }
 
 resource "aws_iam_role_policy" "task" {

@@ -3,6 +3,16 @@ variable "name" {
   type        = string
 }
 
+variable "account_id" {
+  description = "Account the cluster is in: the only one whose ECS tasks may assume its roles (aws:SourceAccount)."
+  type        = string
+}
+
+variable "region" {
+  description = "Region the cluster is in (the roles' aws:SourceArn)."
+  type        = string
+}
+
 variable "container_insights" {
   description = "Turn on CloudWatch Container Insights for the cluster (costs extra; on in prod)."
   type        = bool

@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 locals {
   # Keyed by AZ, not by position: adding or removing an AZ touches only that AZ's subnets, route
   # tables and NAT gateway (with count, every later index would be replaced).
@@ -43,14 +45,14 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
   retention_in_days = var.flow_log_retention_days
 }
 
-data "aws_iam_policy_document" "flow_logs_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["vpc-flow-logs.amazonaws.com"]
-    }
-  }
+# Only flow logs of this account may use the role: the confused-deputy guard the VPC Flow Logs
+# guide ("IAM role for publishing flow logs to CloudWatch Logs") documents.
+module "flow_logs_trust" {
+  source = "../service-trust-policy"
+
+  service     = "vpc-flow-logs.amazonaws.com"
+  account_id  = var.account_id
+  source_arns = ["arn:${data.aws_partition.current.partition}:ec2:${var.region}:${var.account_id}:vpc-flow-log/*"]
 }
 
 data "aws_iam_policy_document" "flow_logs_write" {
@@ -63,7 +65,7 @@ data "aws_iam_policy_document" "flow_logs_write" {
 
 resource "aws_iam_role" "flow_logs" {
   name               = "${var.name}-vpc-flow-logs"
-  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+  assume_role_policy = module.flow_logs_trust.json
 }
 
 resource "aws_iam_role_policy" "flow_logs" {

@@ -3,6 +3,16 @@ variable "name" {
   type        = string
 }
 
+variable "account_id" {
+  description = "Account the VPC is in: the only one whose flow logs may assume the flow-logs role (aws:SourceAccount)."
+  type        = string
+}
+
+variable "region" {
+  description = "Region the VPC is in (the flow-logs role's aws:SourceArn)."
+  type        = string
+}
+
 variable "cidr" {
   description = "IPv4 CIDR block of the VPC."
   type        = string

@@ -34,31 +34,19 @@ resource "aws_vpc_security_group_egress_rule" "this" {
 }
 
 # -- the role the job's code runs as ---------------------------------------------------------------------
-data "aws_iam_policy_document" "task_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-    # Only ECS tasks of this account (the confused-deputy guard the ECS task role guide documents).
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = [local.ecs_task_source_arn]
-    }
-  }
+# Only ECS tasks of this account (the confused-deputy guard the ECS task role guide documents).
+module "task_trust" {
+  source = "../service-trust-policy"
+
+  service     = "ecs-tasks.amazonaws.com"
+  account_id  = var.account_id
+  source_arns = [local.ecs_task_source_arn]
 }
 
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
   description        = "${var.name}: what the job's code may do"
-  assume_role_policy = data.aws_iam_policy_document.task_trust.json
+  assume_role_policy = module.task_trust.json
 }
 
 resource "aws_iam_role_policy" "task" {
@@ -109,32 +97,21 @@ resource "aws_sqs_queue" "dead_letter" {
 }
 
 # -- the schedule and its role -----------------------------------------------------------------------
-data "aws_iam_policy_document" "scheduler_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
-    }
-    # Scheduler's confused-deputy guide names the schedule group as the source; the schedule's
-    # own ARN is admitted too. Either way only this account's default group reaches the role.
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [local.schedule_group_arn, local.schedule_arn]
-    }
-  }
+# Scheduler's confused-deputy guide names the schedule group as the source; the schedule's own
+# ARN is admitted too. Either way only this account's default group reaches the role.
+module "scheduler_trust" {
+  source = "../service-trust-policy"
+
+  service         = "scheduler.amazonaws.com"
+  account_id      = var.account_id
+  source_arns     = [local.schedule_group_arn, local.schedule_arn]
+  source_arn_test = "ArnEquals"
 }
 
 resource "aws_iam_role" "scheduler" {
   name               = "${var.name}-scheduler"
   description        = "${var.name}: lets EventBridge Scheduler run the job's task definition on the batch cluster"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_trust.json
+  assume_role_policy = module.scheduler_trust.json
 }
 
 data "aws_iam_policy_document" "scheduler" {

@@ -10,6 +10,7 @@ folder, and the three run at once.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shutil
@@ -20,13 +21,14 @@ from typing import Any
 
 import pytest
 
-from stackops import environments
+from stackops import environments, operator_policies
 from stackops.app_secrets.catalogue import load_catalogue
 from stackops.app_secrets.sync import sync
 from stackops.certs.package import renewer_package
 from stackops.jobs.catalogue import check_environment
 from stackops.local import emulator
 from tests.e2e.fixtures.accounts import DECLARED, account_session, write_config
+from tests.modules.test_secret_access_policy import denied
 from tests.planner import Plan, offline_environ, run_plan
 from tests.unit.test_operator_policies import WITHOUT_RESOURCE_TYPES
 
@@ -386,3 +388,93 @@ def test_alarms_and_deployment_alarms_per_environment(plans: dict[str, Environme
                 "enable": True,
                 "rollback": True,
             }
+
+
+# -- the service roles' trust and the secrets' resource policies -------------------------------------
+
+# The source ARN each service documents for its role's confused-deputy guard (none for Lambda's
+# execution role: modules/cert-renewer says why).
+SOURCE_ARNS = {
+    "ecs-tasks.amazonaws.com": r"arn:aws:ecs:eu-west-2:{account}:\*",
+    "vpc-flow-logs.amazonaws.com": r"arn:aws:ec2:eu-west-2:{account}:vpc-flow-log/\*",
+    "scheduler.amazonaws.com": r"arn:aws:scheduler:eu-west-2:{account}:schedule(-group/default|/default/[a-z0-9-]+)",
+}
+
+
+def test_every_service_role_trusts_its_service_for_this_account_only(each: EnvironmentPlan) -> None:
+    """The cross-service confused-deputy guard (Prowler's iam_role_cross_service_confused_deputy_prevention)."""
+    account = each.env.account_id
+    services: dict[str, int] = {}
+    for role in values(each.plan, "aws_iam_role"):
+        for statement in _statements(json.loads(role["assume_role_policy"])):
+            service = statement.get("Principal", {}).get("Service")
+            if service is None:  # the CI roles: web identity, held to the repository (modules/ci-roles)
+                continue
+            services[service] = services.get(service, 0) + 1
+            name = role.get("name") or role["name_prefix"]
+            condition = statement.get("Condition", {})
+            assert condition.get("StringEquals", {}).get("aws:SourceAccount") == account, (name, condition)
+            if service == "lambda.amazonaws.com":
+                assert set(condition) == {"StringEquals"}, (name, condition)
+                continue
+            [test] = [operator for operator in condition if operator.startswith("Arn")]
+            sources = _as_list(condition[test]["aws:SourceArn"])
+            pattern = SOURCE_ARNS[service].format(account=account)
+            assert sources and all(re.fullmatch(pattern, arn) for arn in sources), (name, sources)
+    jobs = len(check_environment(each.env))
+    assert services == {
+        "ecs-tasks.amazonaws.com": 3 + jobs,  # the execution role, two task roles, each job's task role
+        "scheduler.amazonaws.com": 1 + jobs,  # the renewer's and each job's schedule
+        "vpc-flow-logs.amazonaws.com": 1,
+        "lambda.amazonaws.com": 1,
+    }
+
+
+def _secret_policies(each: EnvironmentPlan) -> dict[str, dict[str, Any]]:
+    """Each catalogue secret's resource policy, by the secret's name."""
+    arns = each.plan.outputs.get("secret_arns") or each.plan.raw["output_changes"]["secret_arns"]["after"]
+    by_arn = {arn: name for name, arn in arns.items()}
+    policies = {}
+    for policy in values(each.plan, "aws_secretsmanager_secret_policy"):
+        assert policy["block_public_policy"] is True
+        policies[by_arn[policy["secret_arn"]]] = json.loads(policy["policy"])
+    assert sorted(policies) == sorted(arns)  # one per secret of the catalogue, on that secret
+    return policies
+
+
+def _granted_on(document: dict[str, Any], secret_arn: str) -> set[str]:
+    """The Secrets Manager actions an operator policy allows on the secret (ListSecrets names no secret)."""
+    return {
+        action
+        for statement in _statements(document)
+        for action in _as_list(statement["Action"])
+        if action.startswith("secretsmanager:")
+        and action not in WITHOUT_RESOURCE_TYPES
+        and any(fnmatch.fnmatchcase(secret_arn, pattern) for pattern in _as_list(statement["Resource"]))
+    }
+
+
+def test_every_secret_is_denied_to_all_but_the_stack_and_its_administrators(each: EnvironmentPlan) -> None:
+    env, account = each.env, each.env.account_id
+    role = f"arn:aws:iam::{account}:role/exii-{env.name}"
+    administrators = each.plan.raw["variables"]["secret_administrators"]["value"]
+    arns = each.plan.outputs.get("secret_arns") or each.plan.raw["output_changes"]["secret_arns"]["after"]
+    plan_policy = operator_policies.render("plan", env)  # what the CI plan role holds (ci.tf)
+    rotate = {f"secretsmanager:{a}" for a in ("DescribeSecret", "GetSecretValue", "PutSecretValue", "TagResource")}
+    for name, policy in _secret_policies(each).items():
+        for stranger in (f"arn:aws:iam::{account}:root", f"{role}-django-task", f"{role}-job-clearsessions-task"):
+            assert denied(policy, "secretsmanager:GetSecretValue", stranger), (name, stranger)
+        # `inv secrets` (create, rotate) and Terraform by hand: the administrators are held by their own policies.
+        for administrator in administrators:
+            assert not any(denied(policy, action, administrator) for action in rotate), (name, administrator)
+        # The execution role injects every secret of the catalogue, and may do nothing else with it.
+        assert not denied(policy, "secretsmanager:GetSecretValue", f"{role}-task-execution"), name
+        assert denied(policy, "secretsmanager:PutSecretValue", f"{role}-task-execution"), name
+        # The CI roles plan (and apply): what plan.json grants on the secret, and the apply role writes the policy.
+        for action in _granted_on(plan_policy, arns[name]):
+            assert not denied(policy, action, f"{role}-ci-plan"), (name, action)
+            assert not denied(policy, action, f"{role}-ci-apply"), (name, action)
+        assert not denied(policy, "secretsmanager:PutResourcePolicy", f"{role}-ci-apply"), name
+        assert denied(policy, "secretsmanager:PutResourcePolicy", f"{role}-ci-plan"), name
+        reads = not denied(policy, "secretsmanager:GetSecretValue", f"{role}-ci-plan")
+        assert reads == (name == "db-password"), name  # the ephemeral password, the one value a plan reads

@@ -86,13 +86,16 @@ def test_every_policy_document_is_linted(each: EnvironmentPlan) -> None:
     documents = plan_documents(each.plan.raw)
     sources = {source for doc in documents for source in doc.sources}
     kinds = Counter(doc.kind for doc in documents)
-    # The roles' trust policies (ECS tasks, flow logs, the renewal function and its scheduler, the CI
-    # plan and apply roles, each job's task role and scheduler), the task, execution, flow log,
-    # renewal, CI and job scheduler policies, the bucket policies.
+    # The roles' trust policies (ECS tasks, the jobs' task roles among them: the same document;
+    # flow logs, the renewal function and its scheduler, the CI plan and apply roles, each job's
+    # scheduler), the task, execution, flow log, renewal, CI and job scheduler policies, the bucket
+    # policies and the secrets' (the database password's differs: the CI roles read its value).
     jobs = len(each.plan.of_type("aws_scheduler_schedule")) - 1  # the renewal function's is the other
-    assert kinds["trust"] == 6 + 2 * jobs and kinds["identity"] >= 6 + jobs and kinds["resource"] >= 2, kinds
+    assert kinds["trust"] == 6 + jobs and kinds["identity"] >= 6 + jobs and kinds["resource"] >= 4, kinds
     for address in each.plan.of_type("aws_iam_role"):
         assert f"{address}.assume_role_policy" in sources, address
+    for address in each.plan.of_type("aws_secretsmanager_secret_policy"):
+        assert f"{address}.policy" in sources, address
     for address in ("data.aws_iam_policy_document.django_task", "data.aws_iam_policy_document.concept_task"):
         assert address in sources, sorted(sources)
     assert unlintable(each.plan.raw) == []

@@ -84,6 +84,18 @@ def test_schedule_runs_it_daily_through_its_own_role(plan):
     assert sorted(invoke[0]["Resource"]) == [function, f"{function}:*"]
     trust = json.loads(plan.resources["aws_iam_role.scheduler"]["assume_role_policy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    # Scheduler's confused-deputy guard: this account's default schedule group (and the schedule).
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "111122223333"}
+    assert sorted(trust["Condition"]["ArnEquals"]["aws:SourceArn"]) == [
+        "arn:aws:scheduler:eu-west-2:111122223333:schedule-group/default",
+        "arn:aws:scheduler:eu-west-2:111122223333:schedule/default/exii-test-cert-renewer",
+    ]
+
+
+def test_the_function_role_trusts_lambda_for_this_account_only(plan):
+    [trust] = json.loads(plan.resources["aws_iam_role.function"]["assume_role_policy"])["Statement"]
+    assert (trust["Principal"], trust["Action"]) == ({"Service": "lambda.amazonaws.com"}, "sts:AssumeRole")
+    # aws:SourceAccount only: Lambda does not say which aws:SourceArn it sets (modules/cert-renewer).
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
 
 

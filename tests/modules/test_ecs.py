@@ -32,6 +32,8 @@ TASK_POLICIES = {
 INSTANCES = {
     "prod": {
         "name": "exii-prod",
+        "account_id": "222222222222",
+        "region": "eu-west-2",
         "container_insights": True,
         "repositories": ["concept", "django"],
         "keep_images": 7,
@@ -42,6 +44,8 @@ INSTANCES = {
     # Defaults: no Container Insights, 30 days of logs, 30 images.
     "dev": {
         "name": "exii-dev",
+        "account_id": "111111111111",
+        "region": "eu-west-1",
         "repositories": ["django"],
         "execution_secret_arns": SECRETS[:1],
         "task_role_policies": {"django": TASK_POLICIES["django"]},
@@ -78,6 +82,17 @@ def assumed_by(policy: str) -> list[Any]:
 ECS_TASKS = [("sts:AssumeRole", "Allow", {"Service": "ecs-tasks.amazonaws.com"})]
 
 
+def trusts_only_this_accounts_tasks(policy: str, instance: str) -> None:
+    """The confused-deputy guard of the ECS guides: tasks of this account, in this region."""
+    assert assumed_by(policy) == ECS_TASKS
+    [statement] = json.loads(policy)["Statement"]
+    account, region = INSTANCES[instance]["account_id"], INSTANCES[instance]["region"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{region}:{account}:*"},
+    }
+
+
 @pytest.mark.parametrize(("instance", "value"), [("prod", "enabled"), ("dev", "disabled")])
 def test_container_insights_follows_the_input(plans, instance, value):
     cluster = plans[instance].one("aws_ecs_cluster")
@@ -112,7 +127,7 @@ def test_execution_role_has_the_managed_policy_and_reads_exactly_the_given_secre
     name = INSTANCES[instance]["name"]
     role = plan.resources["aws_iam_role.execution"]
     assert role["name"] == f"{name}-task-execution"
-    assert assumed_by(role["assume_role_policy"]) == ECS_TASKS
+    trusts_only_this_accounts_tasks(role["assume_role_policy"], instance)
     attachment = plan.one("aws_iam_role_policy_attachment")
     assert (attachment["role"], attachment["policy_arn"]) == (f"{name}-task-execution", EXECUTION_POLICY)
     [statement] = json.loads(plan.resources["aws_iam_role_policy.execution_secrets"]["policy"])["Statement"]
@@ -129,7 +144,7 @@ def test_a_task_role_per_key_with_its_policy(plans, instance):
     roles = {a: v for a, v in plan.of_type("aws_iam_role").items() if a.startswith("aws_iam_role.task[")}
     assert sorted(r["name"] for r in roles.values()) == sorted(f"{name}-{key}-task" for key in policies)
     for key, policy in policies.items():
-        assert assumed_by(plan.resources[f'aws_iam_role.task["{key}"]']["assume_role_policy"]) == ECS_TASKS
+        trusts_only_this_accounts_tasks(plan.resources[f'aws_iam_role.task["{key}"]']["assume_role_policy"], instance)
         attached = plan.resources[f'aws_iam_role_policy.task["{key}"]']
         assert attached["name"] == f"{key}-task"
         assert json.loads(attached["policy"]) == json.loads(policy)

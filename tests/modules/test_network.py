@@ -6,6 +6,7 @@ ids unknown until apply, so those references are checked on a mocked apply (no A
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import pytest
@@ -58,6 +59,8 @@ NAT_COUNT = {"none": 0, "single": 1, "per_az": len(AZS)}
 INSTANCES = {
     mode: {
         "name": f"exii-{mode.replace('_', '')}",
+        "account_id": "111122223333",
+        "region": "eu-west-2",
         "cidr": "10.0.0.0/16",
         "azs": AZS,
         "public_subnets": SUBNETS["public"],
@@ -219,7 +222,15 @@ def test_flow_logs_record_all_traffic_into_their_own_group(plans):
     plan = plans["single"]
     assert plan.one("aws_flow_log")["traffic_type"] == "ALL"
     assert plan.one("aws_cloudwatch_log_group")["name"] == f"/vpc/{INSTANCES['single']['name']}/flow-logs"
-    assert plan.one("aws_iam_role")["name"] == f"{INSTANCES['single']['name']}-vpc-flow-logs"
+    role = plan.one("aws_iam_role")
+    assert role["name"] == f"{INSTANCES['single']['name']}-vpc-flow-logs"
+    # The confused-deputy guard of the flow logs guide: only this account's flow logs.
+    [trust] = json.loads(role["assume_role_policy"])["Statement"]
+    assert (trust["Principal"], trust["Action"]) == ({"Service": "vpc-flow-logs.amazonaws.com"}, "sts:AssumeRole")
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "111122223333"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:ec2:eu-west-2:111122223333:vpc-flow-log/*"},
+    }
 
 
 def subnet_ids_in_order(state: Plan) -> dict[str, list[str]]:

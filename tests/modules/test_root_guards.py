@@ -104,3 +104,36 @@ def test_the_snapshot_retention_defaults_to_ten(tmp_path: Path) -> None:
         [terraform_binary(), "show", "-json", "plan"], cwd=tmp_path, env=environ, capture_output=True, text=True
     )
     assert json.loads(shown.stdout)["planned_values"]["outputs"]["value"]["value"] == 10
+
+
+ADMIN = "arn:aws:iam::111122223333:role/exii-local-admin"
+
+
+@pytest.mark.parametrize(
+    ("administrators", "accepted"),
+    [
+        (f'["{ADMIN}", "arn:aws:iam::111122223333:user/ops"]', True),
+        ("[]", False),  # no one could change the policies: the secrets would be locked for good
+        ('["arn:aws:iam::111122223333:role/exii-*"]', False),  # aws:PrincipalArn is compared exactly
+        ('["arn:aws:iam::999999999999:role/exii-local-admin"]', False),  # another account
+        ('["arn:aws:iam::111122223333:root"]', False),  # a role or a user, named
+    ],
+)
+def test_the_secret_administrators_are_named_roles_or_users_of_the_account(
+    tmp_path: Path, administrators: str, accepted: bool
+) -> None:
+    initialize = (ROOT / "initialize.tf").read_text()
+    (tmp_path / "variables.tf").write_text(
+        "\n\n".join(variable_block(initialize, name) for name in ("account_id", "secret_administrators"))
+    )
+    environ = {**os.environ, **offline_environ(tmp_path)}
+    arguments = ["-var=account_id=111122223333", f"-var=secret_administrators={administrators}"]
+    command = [terraform_binary(), "plan", "-input=false", "-no-color", *arguments]
+    result = subprocess.run(command, cwd=tmp_path, env=environ, capture_output=True, text=True, check=False)
+    if accepted:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == 1
+        assert "secret_administrators needs at least one IAM role or user ARN of account_id" in " ".join(
+            result.stderr.split()
+        )

@@ -108,7 +108,10 @@ def test_the_roles_trust_only_their_service_in_this_account(plan):
     ]
     [task] = roles[f"{NAME}-task"]["Statement"]
     assert task["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
-    assert task["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    assert task["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:*"},
+    }
     # clearsessions reaches only the database: its task role holds no policy at all.
     assert plan.counts["aws_iam_role_policy"] == 1
 

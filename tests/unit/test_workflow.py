@@ -58,7 +58,9 @@ def test_dev_is_read_from_its_files() -> None:
     assert dev.tfvars_path == ROOT / "environments" / "dev" / "variables.tfvars"
     assert dev.backend_path == ROOT / "environments" / "dev" / "backend.hcl"
     # The values still to be replaced before a first apply, as `inv doctor` lists them.
-    assert dev.placeholders == ("account_id", "master_account_id", "zone_name", "ci_repository")
+    assert dev.placeholders == (
+        "account_id", "master_account_id", "zone_name", "ci_repository", "secret_administrators"
+    )  # fmt: skip
 
 
 def test_prod_and_local() -> None:
@@ -517,6 +519,15 @@ def test_apply_runs_exactly_the_saved_plan_and_removes_it(
     assert fake_tf.commands()[-1] == ["apply", "-json", "-input=false", str(plan.path)]
     assert fake_tf.calls()[-1]["workspace"] == "dev"
     assert not plan.path.exists()
+
+
+def test_the_embedded_aws_alone_is_applied_with_more_parallelism(fake_tf: FakeTerraform, tmp_path: Path) -> None:
+    local = Terraform(environments.load("local"), data_dir=tmp_path / "local")
+    local.apply(local.plan())
+    assert fake_tf.commands()[-1][:4] == ["apply", "-json", "-input=false", "-parallelism=30"]
+    real = Terraform(environments.load("prod"), data_dir=tmp_path / "prod")
+    real.apply(real.plan())
+    assert not any(arg.startswith("-parallelism") for arg in fake_tf.commands()[-1])  # Terraform's default 10
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "stream"])
