@@ -336,9 +336,9 @@ variable "db_name" {
 }
 
 variable "db_username" {
-  description = "Master user of the database."
+  description = "Master user of the database; changing it replaces the instance. Not the engine's default `postgres` (nor `admin` or a reserved word): modules/rds refuses those."
   type        = string
-  default     = "postgres"
+  default     = "exii_admin"
 }
 
 variable "db_password_version" {

@@ -346,6 +346,11 @@ resource "aws_ecs_task_definition" "migrate" {
     secrets     = jsonencode(local.service_secrets["migrate"])
   })
 
+  # The container's root filesystem is read-only: /tmp is its one writable folder.
+  volume {
+    name = "tmp"
+  }
+
   track_latest = true
   skip_destroy = true
   tags = {
@@ -379,4 +384,6 @@ module "database" {
   deletion_protection   = var.db_deletion_protection
   skip_final_snapshot   = var.db_skip_final_snapshot
   backup_retention_days = var.db_backup_retention_days
+  # The policy's arn (the topic's): the subscription is created once RDS may publish to the topic.
+  event_topic_arn = aws_sns_topic_policy.alarms.arn
 }

@@ -92,6 +92,17 @@ resource "aws_default_security_group" "this" {
   tags = { Name = "${var.name}-default-unused" }
 }
 
+# The default network ACL likewise, with no rules: it denies everything (AWS's own allow-all rules
+# are removed when Terraform adopts it). No subnet uses it: every tier has its own NACL below. No
+# subnet_ids: Terraform then leaves the associations alone (a subnet can leave a NACL only for
+# another one), and a subnet whose tier NACL is replaced falls back on this one, denying all,
+# until the new NACL takes it.
+resource "aws_default_network_acl" "this" {
+  default_network_acl_id = aws_vpc.this.default_network_acl_id
+
+  tags = { Name = "${var.name}-default-unused" }
+}
+
 resource "aws_internet_gateway" "this" {
   vpc_id = aws_vpc.this.id
 

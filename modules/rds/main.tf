@@ -1,6 +1,23 @@
 locals {
   # Letters, digits and single hyphens, starting with a letter: what RDS accepts as a snapshot name.
   final_snapshot_identifier = "${var.identifier}-final-${terraform_data.final_snapshot_suffix.input}"
+
+  # Refused as the master user (var.username): the names scanners flag as defaults (Prowler's
+  # rds_instance_default_admin); the role names PostgreSQL refuses (public, none) and its reserved
+  # key words (its documentation's appendix "SQL Key Words", reserved in PostgreSQL).
+  default_usernames = ["postgres", "admin"]
+  reserved_words = [
+    "public", "none",
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case",
+    "cast", "check", "collate", "column", "constraint", "create", "current_catalog", "current_date",
+    "current_role", "current_time", "current_timestamp", "current_user", "default", "deferrable",
+    "desc", "distinct", "do", "else", "end", "except", "false", "fetch", "for", "foreign", "from",
+    "grant", "group", "having", "in", "initially", "intersect", "into", "lateral", "leading", "limit",
+    "localtime", "localtimestamp", "not", "null", "offset", "on", "only", "or", "order", "placing",
+    "primary", "references", "returning", "select", "session_user", "some", "symmetric",
+    "system_user", "table", "then", "to", "trailing", "true", "union", "unique", "user", "using",
+    "variadic", "when", "where", "window", "with",
+  ]
 }
 
 # A generated name and create_before_destroy: a replacement creates the new group and moves the
@@ -83,4 +100,17 @@ resource "aws_db_instance" "this" {
   auto_minor_version_upgrade          = true
   iam_database_authentication_enabled = true
   enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
+}
+
+# The instance's events, to the alarm topic: failures, failovers, low storage, maintenance,
+# configuration changes, restarts... No event_categories means every category: Prowler's
+# rds_instance_critical_event_subscription passes only on all of them or on exactly maintenance,
+# configuration change and failure, which would leave out low storage, availability and failover.
+# The price: the automated backup's start and end (category backup) arrive too, once a day.
+resource "aws_db_event_subscription" "this" {
+  name        = "${var.identifier}-events"
+  sns_topic   = var.event_topic_arn
+  source_type = "db-instance"
+  source_ids  = [aws_db_instance.this.identifier]
+  enabled     = true
 }

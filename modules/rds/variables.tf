@@ -43,9 +43,28 @@ variable "database_name" {
 }
 
 variable "username" {
-  description = "Master user name."
+  description = "Master user name: not the engine's default `postgres` (nor `admin`), which scanners and attackers try first. Changing it replaces the instance."
   type        = string
-  default     = "postgres"
+  default     = "exii_admin"
+
+  # RDS's rules for a master user name (CreateDBInstance, MasterUsername): 1 to 16 letters, digits
+  # or underscores, starting with a letter.
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]{0,15}$", var.username))
+    error_message = "username must be 1 to 16 letters, digits or underscores, starting with a letter (RDS's rule for a master user)."
+  }
+
+  # ...and not a default nor a word the engine reserves (main.tf, locals): PostgreSQL's reserved
+  # key words, the role names it refuses (public, none, pg_*), RDS's own roles (rdsadmin, rds_*).
+  validation {
+    condition = !(
+      contains(local.default_usernames, lower(var.username)) ||
+      contains(local.reserved_words, lower(var.username)) ||
+      startswith(lower(var.username), "pg_") ||
+      startswith(lower(var.username), "rds")
+    )
+    error_message = "username must not be the engine's default (postgres, admin), a PostgreSQL reserved word, or a name PostgreSQL or RDS reserve (public, none, pg_*, rds*)."
+  }
 }
 
 variable "password" {
@@ -88,4 +107,9 @@ variable "backup_retention_days" {
     condition     = var.backup_retention_days >= 1 && var.backup_retention_days <= 35
     error_message = "backup_retention_days must be between 1 and 35 (0 would turn backups off)."
   }
+}
+
+variable "event_topic_arn" {
+  description = "SNS topic that receives the instance's RDS events (the environment's alarm topic); its policy must let events.rds.amazonaws.com publish for this instance."
+  type        = string
 }

@@ -52,6 +52,12 @@ resource "aws_ecs_task_definition" "this" {
   task_role_arn            = var.task_role_arn
   container_definitions    = var.container_definitions
 
+  # The container's root filesystem is read-only (task-definitions/web.json): /tmp, this task
+  # storage volume, is its one writable folder.
+  volume {
+    name = "tmp"
+  }
+
   # The application pipelines register revisions of this family too (new images). Terraform
   # compares the code with the family's latest ACTIVE revision, not the one it registered
   # last, so a pipeline's revision is no drift, and a revision Terraform replaces stays

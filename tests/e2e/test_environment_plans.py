@@ -326,6 +326,43 @@ def test_prod_survives_an_az_and_refuses_accidents(plans: dict[str, EnvironmentP
     assert [lb["enable_deletion_protection"] for lb in values(plan, "aws_lb")] == [True, True]
 
 
+# What `local` turns off and prod turns on, as (local's value, prod's value). The Prowler mutelist
+# mutes these findings for local only, citing this test for the prod value.
+LOCAL_OFF_PROD_ON = {
+    "database deletion protection": (False, True),  # rds_instance_deletion_protection
+    "database Multi-AZ": (False, True),  # rds_instance_multi_az
+    "database final snapshot": (False, True),
+    "database backups kept (days)": (1, 14),  # rds_instance_backup_enabled passes on either
+    "container insights on every cluster": ({"disabled"}, {"enabled"}),  # ecs_cluster_container_insights_enabled
+    "load balancer deletion protection": ({False}, {True}),  # elbv2_deletion_protection
+    "buckets kept on destroy": ({False}, {True}),
+    "repositories kept on destroy": ({False}, {True}),
+    "NAT gateways (one per AZ in prod)": (1, 2),
+    "fewest tasks per service": ({1}, {2}),
+}
+
+
+def protections(plan: Plan) -> dict[str, Any]:
+    db = plan.one("aws_db_instance")
+    return {
+        "database deletion protection": db["deletion_protection"],
+        "database Multi-AZ": db["multi_az"],
+        "database final snapshot": not db["skip_final_snapshot"],
+        "database backups kept (days)": db["backup_retention_period"],
+        "container insights on every cluster": {container_insights(c) for c in values(plan, "aws_ecs_cluster")},
+        "load balancer deletion protection": {lb["enable_deletion_protection"] for lb in values(plan, "aws_lb")},
+        "buckets kept on destroy": {not b["force_destroy"] for b in values(plan, "aws_s3_bucket")},
+        "repositories kept on destroy": {not r["force_delete"] for r in values(plan, "aws_ecr_repository")},
+        "NAT gateways (one per AZ in prod)": plan.counts["aws_nat_gateway"],
+        "fewest tasks per service": {t["min_capacity"] for t in values(plan, "aws_appautoscaling_target")},
+    }
+
+
+def test_prod_has_on_what_local_turns_off(plans: dict[str, EnvironmentPlan]) -> None:
+    assert protections(plans["local"].plan) == {name: off for name, (off, _) in LOCAL_OFF_PROD_ON.items()}
+    assert protections(plans["prod"].plan) == {name: on for name, (_, on) in LOCAL_OFF_PROD_ON.items()}
+
+
 def test_prod_differs_from_dev_only_where_it_must(plans: dict[str, EnvironmentPlan]) -> None:
     dev, prod = plans["dev"].plan.counts, plans["prod"].plan.counts
     differences = {kind: (dev[kind], prod[kind]) for kind in set(dev) | set(prod) if dev[kind] != prod[kind]}
@@ -478,3 +515,63 @@ def test_every_secret_is_denied_to_all_but_the_stack_and_its_administrators(each
         assert denied(policy, "secretsmanager:PutResourcePolicy", f"{role}-ci-plan"), name
         reads = not denied(policy, "secretsmanager:GetSecretValue", f"{role}-ci-plan")
         assert reads == (name == "db-password"), name  # the ephemeral password, the one value a plan reads
+
+
+# -- what Prowler checks on the deployed stack, at its source ------------------------------------------
+
+
+def test_every_task_definition_offers_tmp_to_its_read_only_containers(each: EnvironmentPlan) -> None:
+    """The templates make the root filesystem read-only and mount `tmp` at /tmp
+    (tests/modules/test_task_definition_templates.py); every task definition must offer the volume."""
+    definitions = each.plan.of_type("aws_ecs_task_definition")
+    families = {td["family"] for td in definitions.values()}
+    name = f"exii-{each.env.name}"
+    assert {f"{name}-concept", f"{name}-django", f"{name}-migrate", f"{name}-job-clearsessions"} <= families
+    for address, td in definitions.items():
+        assert [(v["name"], v["host_path"] or None) for v in td["volume"]] == [("tmp", None)], address
+
+
+def test_the_default_network_acl_denies_everything(each: EnvironmentPlan) -> None:
+    [acl] = values(each.plan, "aws_default_network_acl")
+    assert (acl["ingress"], acl["egress"], acl["subnet_ids"]) == ([], [], None)
+
+
+def test_the_master_user_is_not_the_engines_default(each: EnvironmentPlan) -> None:
+    assert each.plan.one("aws_db_instance")["username"] == "exii_admin"
+
+
+def test_database_events_go_to_the_alarm_topic_which_admits_only_this_database(each: EnvironmentPlan) -> None:
+    db = each.plan.one("aws_db_instance")
+    subscription = each.plan.one("aws_db_event_subscription")
+    assert (subscription["source_type"], subscription["source_ids"]) == ("db-instance", [db["identifier"]])
+    assert subscription["event_categories"] is None and subscription["enabled"] is True  # every category
+    assert each.plan.change("module.database.aws_db_event_subscription.this")["after_unknown"]["sns_topic"] is True
+    # The topic's policy (read at apply: it names the topic's ARN), statement by statement.
+    document = each.plan.change("data.aws_iam_policy_document.alarm_topic")["after"]
+    account, region = each.env.account_id, each.env.region
+    granted = {
+        st["sid"]: (
+            [p["identifiers"] for p in st["principals"]],
+            st["actions"],
+            {(c["test"], c["variable"]): c["values"] for c in st["condition"]},
+        )
+        for st in document["statement"]
+    }
+    assert granted == {
+        "CloudWatchAlarms": (
+            [["cloudwatch.amazonaws.com"]],
+            ["sns:Publish"],
+            {
+                ("ArnLike", "aws:SourceArn"): [f"arn:aws:cloudwatch:{region}:{account}:alarm:*"],
+                ("StringEquals", "aws:SourceAccount"): [account],
+            },
+        ),
+        "DatabaseEvents": (
+            [["events.rds.amazonaws.com"]],
+            ["sns:Publish"],
+            {
+                ("ArnLike", "aws:SourceArn"): [f"arn:aws:rds:{region}:{account}:db:{db['identifier']}"],
+                ("StringEquals", "aws:SourceAccount"): [account],
+            },
+        ),
+    }

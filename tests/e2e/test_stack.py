@@ -80,7 +80,7 @@ def test_database_buckets_and_parameters(local_stack):
     pages = ssm.get_paginator("get_parameters_by_path").paginate(Path="/exii/local", Recursive=True)
     params = {p["Name"]: p["Value"] for page in pages for p in page["Parameters"]}
     assert params["/exii/local/database/name"] == "app"
-    assert params["/exii/local/database/username"] == "postgres"
+    assert params["/exii/local/database/username"] == "exii_admin"  # not the engine's default
     assert params["/exii/local/api-url"] == "https://api.exii.test"
     assert params["/exii/local/buckets/trigger"] == local_stack.outputs["bucket_names"]["trigger"]
     assert params["/exii/local/batch/cluster-name"] == "exii-local-batch"

@@ -218,6 +218,20 @@ def test_default_security_group_has_no_rules(plans):
     assert config["expressions"]["egress"] == {"constant_value": []}, config["expressions"]
 
 
+def test_default_network_acl_is_managed_with_no_rules(plans, applied):
+    """The VPC's default NACL allows everything until managed (Prowler: ec2_networkacl_allow_ingress_*)."""
+    plan = plans["single"]
+    acl = plan.one("aws_default_network_acl")
+    # No rule blocks: the provider removes AWS's allow-all rules and only the implicit deny stays.
+    assert (acl["ingress"], acl["egress"]) == ([], [])
+    # The associations are left alone (no subnet_ids): every subnet belongs to its tier's NACL.
+    module = plan.raw["configuration"]["root_module"]["module_calls"]["single"]["module"]
+    config = next(r for r in module["resources"] if r["address"] == "aws_default_network_acl.this")
+    assert "subnet_ids" not in config["expressions"], config["expressions"]
+    r = applied["single"].resources
+    assert r["aws_default_network_acl.this"]["default_network_acl_id"] == r["aws_vpc.this"]["default_network_acl_id"]
+
+
 def test_flow_logs_record_all_traffic_into_their_own_group(plans):
     plan = plans["single"]
     assert plan.one("aws_flow_log")["traffic_type"] == "ALL"

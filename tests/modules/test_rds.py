@@ -13,7 +13,12 @@ from tests.modules.lifecycle import Result, Run, run_lifecycle
 from tests.planner import Plan, once_per_session, plan_instances
 
 PASSWORDS = {"prod": "Pr0d-Literal-Password-7f3a9c", "dev": "D3v-Literal-Password-b81e2d"}
-COMMON = {"vpc_id": "vpc-0abc", "allowed_security_group_ids": {"django": "sg-0django", "migrate": "sg-0migrate"}}
+TOPIC = "arn:aws:sns:eu-west-2:111111111111:exii-test-alarms"
+COMMON = {
+    "vpc_id": "vpc-0abc",
+    "allowed_security_group_ids": {"django": "sg-0django", "migrate": "sg-0migrate"},
+    "event_topic_arn": TOPIC,
+}
 INSTANCES = {
     "prod": {
         **COMMON,
@@ -86,6 +91,44 @@ def test_password_is_write_only_and_absent_from_the_plan(plans, instance):
     assert db["password_wo_version"] == 1
     text = json.dumps(plans[instance].raw)
     assert PASSWORDS[instance] not in text
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_master_user_is_not_the_engines_default(plans, instance):
+    """Prowler's rds_instance_default_admin fails on `postgres` and `admin`."""
+    assert plans[instance].one("aws_db_instance")["username"] == "exii_admin"
+
+
+@pytest.mark.parametrize(
+    ("username", "refusal"),
+    [
+        ("postgres", "must not be the engine's default"),
+        ("Admin", "must not be the engine's default"),
+        ("user", "must not be the engine's default"),  # a reserved word: cannot name a role
+        ("rdsadmin", "must not be the engine's default"),  # RDS's own role
+        ("pg_owner", "must not be the engine's default"),
+        ("exii-admin", "must be 1 to 16 letters, digits or underscores"),
+        ("1admin", "must be 1 to 16 letters, digits or underscores"),
+        ("exii_administrator", "must be 1 to 16 letters, digits or underscores"),  # 18 characters
+    ],
+)
+def test_master_user_must_be_a_name_rds_accepts_and_not_a_default(tmp_path, username, refusal):
+    with pytest.raises(AssertionError) as refused:
+        plan_instances("rds", {"bad": {**INSTANCES["dev"], "username": username}}, tmp_path)
+    assert f"username {refusal}" in " ".join(str(refused.value).split())
+
+
+@pytest.mark.parametrize("instance", INSTANCES)
+def test_every_event_of_the_instance_goes_to_the_alarm_topic(plans, instance):
+    """Failures, failovers, low storage, maintenance, configuration changes (Prowler's
+    rds_instance_critical_event_subscription: all categories, or exactly three)."""
+    subscription = plans[instance].one("aws_db_event_subscription")
+    identifier = INSTANCES[instance]["identifier"]
+    assert subscription["name"] == f"{identifier}-events"
+    assert (subscription["sns_topic"], subscription["source_type"]) == (TOPIC, "db-instance")
+    assert subscription["source_ids"] == [identifier]
+    assert not subscription.get("event_categories")  # none named: every category
+    assert subscription["enabled"] is True
 
 
 # -- lifecycles that real AWS accepts -------------------------------------------------------------------

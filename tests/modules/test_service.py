@@ -56,6 +56,15 @@ def test_task_definition_is_fargate_awsvpc_with_the_given_roles(plan):
     assert json.loads(task["container_definitions"]) == CONTAINERS
 
 
+def test_task_definition_offers_a_writable_tmp_volume(plan):
+    """task-definitions/web.json mounts it at /tmp: the root filesystem is read-only."""
+    task = plan.one("aws_ecs_task_definition")
+    [volume] = task["volume"]
+    assert volume["name"] == "tmp"
+    # Task storage (no host path, EFS or Docker volume): what Fargate offers a container to write.
+    assert not (volume["host_path"] or volume["efs_volume_configuration"] or volume["docker_volume_configuration"])
+
+
 def test_task_definitions_are_shared_with_the_pipelines(plan):
     task = plan.one("aws_ecs_task_definition")
     # Compared with the family's latest ACTIVE revision (a pipeline's is no drift), and a

@@ -230,6 +230,9 @@ def container(name: str, image: str, **extra: Any) -> dict[str, Any]:
                 "awslogs-stream-prefix": name.split("-")[0],
             },
         },
+        # As task-definitions/*.json: a read-only root filesystem, /tmp on the task's `tmp` volume.
+        "readonlyRootFilesystem": True,
+        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],  # noqa: S108
         **extra,
     }
 
@@ -580,6 +583,11 @@ def test_deploy_registers_copy_with_only_the_image_changed(
         {"key": IMAGE_TAG, "value": f"{REPO}/django:v2"},
     ]
     assert {"taskRoleArn", "executionRoleArn", "volumes", "cpu", "memory"} <= new.keys()
+    # The copy keeps the read-only root filesystem and the writable /tmp (Prowler checks both).
+    assert new["volumes"] == [{"name": "tmp", "host": {}}]
+    [copied] = new["containerDefinitions"]
+    assert copied["readonlyRootFilesystem"] is True
+    assert copied["mountPoints"] == [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]  # noqa: S108
     assert stack.running("django") == "exii-test-django:2"
     assert stack.active("exii-test-migrate") == [1]  # no --migrate: the migrate family is untouched
 
