@@ -124,9 +124,13 @@ class Mute:
     def region_matches(self, region: str) -> bool:
         return "*" in self.regions or region in self.regions
 
+    def check_matches(self, check: str) -> bool:
+        # Prowler also reads a check name as a regular expression: "^id$" gives a check a second entry.
+        return check == self.check or (self.check.startswith("^") and bool(re.fullmatch(self.check[1:-1], check)))
+
     def mutes(self, finding: Finding, pattern: str) -> bool:
         return (
-            finding.check == self.check
+            self.check_matches(finding.check)
             and self.region_matches(finding.region)
             and bool(re.search(pattern, finding.resource))
             and all(re.search(tag, finding.tags) for tag in self.tags)
