@@ -10,9 +10,10 @@ MOTO_IAM_LOAD_MANAGED_POLICIES=true, narrow fixes installed into it, and nothing
   deployments complete, one-off tasks start, log and stop with exit code 0, and injected faults
   make them fail as ECS does; `ecs_service_logs.py` writes the services' tasks' log lines
   (start-up, health checks, stop) into their awslogs streams, for `inv logs`.
-- `ec2.py`, `autoscaling.py`, `policies.py`, `iam_auth.py`: one narrow fix each (descriptions of
-  rules that reference a security group, Application Auto Scaling tags, bucket policy conditions,
-  identity policy statements scoped to resources moto does not name); each module says why.
+- `ec2.py`, `snapshots.py`, `autoscaling.py`, `policies.py`, `iam_auth.py`: one narrow fix each
+  (descriptions of rules that reference a security group, DescribeSnapshots' OwnerIds, Application
+  Auto Scaling tags, bucket policy conditions, identity policy statements scoped to resources moto
+  does not name); each module says why.
 - `s3_ownership.py`: buckets belong to their account, as in S3: a request naming another
   expected owner (ExpectedBucketOwner) is refused with 403 AccessDenied, and so is another
   account's request that the bucket's policy does not grant (moto serves both).

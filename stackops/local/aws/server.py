@@ -158,10 +158,11 @@ def build_app() -> StackRoutes:
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from stackops.local.aws import autoscaling, ec2, ecs, policies, s3_ownership
+    from stackops.local.aws import autoscaling, ec2, ecs, policies, s3_ownership, snapshots
 
     ecs.install()
     ec2.install()
+    snapshots.install()
     autoscaling.install()
     policies.install()
     policies.install_bucket_logging_check()
