@@ -39,8 +39,6 @@ MIRROR_CANDIDATES = (
 )
 LOCK_MESSAGE = "Error acquiring the state lock"
 EXIT_INTERRUPTED = 130
-# Terraform's -parallelism on the embedded AWS (Terraform.apply); the suite's stress test runs at it.
-EMULATED_PARALLELISM = 30
 
 
 def terraform_binary() -> str:
@@ -427,15 +425,9 @@ class Terraform:
     def apply(self, plan: PlanResult) -> None:
         """Apply exactly the saved plan that was shown and confirmed."""
         try:
-            self.stream("apply", "-input=false", *self._parallelism(), str(plan.path), planned=plan.planned)
+            self.stream("apply", "-input=false", *self.env.apply_options, str(plan.path), planned=plan.planned)
         finally:
             plan.discard()
-
-    def _parallelism(self) -> list[str]:
-        """More concurrent operations on the embedded AWS only. It answers at once, but the
-        provider's own fixed waits (S3 lifecycle ~55 s, SQS 25 s, Route53 changes) hold Terraform's
-        default 10 slots meanwhile. On real AWS the default stays: more would meet API rate limits."""
-        return [f"-parallelism={EMULATED_PARALLELISM}"] if self.env.emulated else []
 
     def state(self) -> dict[str, Any]:
         """The raw state (`terraform state pull`); {} when there is none yet."""
