@@ -47,5 +47,6 @@ ci_repository        = "exii/infrastructure" # PLACEHOLDER: OWNER/REPO of this r
 ci_apply_environment = "prod"
 
 # Who reads and manages the secrets besides the stack's roles (secrets.tf): the roles that run
-# `inv secrets` and Terraform by hand. Every other principal is denied the secrets.
+# `inv secrets` and Terraform by hand (every role made from operator-policies/plan.json, apply.json
+# or secrets.json, and any auditor that reads secret metadata). Every other principal is denied them.
 secret_administrators = ["arn:aws:iam::222222222222:role/exii-prod-admin"] # PLACEHOLDER: the roles that run inv secrets and Terraform
