@@ -171,7 +171,7 @@ def test_doctor_lists_the_placeholders_of_dev() -> None:
     assert result.returncode == 1
     _, verdict, detail = table_rows(result.stdout)["dev: placeholders"]
     assert verdict == "fail"
-    assert detail.startswith("set account_id, master_account_id, zone_name, ci_repository in ")
+    assert detail.startswith("set account_id, master_account_id, zone_name, ci_repository, secret_administrators in ")
     assert f"{environments.ROOT}/environments/dev/variables.tfvars" in detail
 
 
