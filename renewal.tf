@@ -52,7 +52,7 @@ module "acme_account_secret_policy" {
     { RenewerFunction = { arn = module.cert_renewer.role_arn, actions = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"] } },
     { for key, role in local.ci_secret_roles : key => {
       arn     = role.arn
-      actions = key == "CiApply" ? distinct(concat(role.actions, local.terraform_managed_secret_actions)) : role.actions
+      actions = key == "CiApply" ? concat(role.actions, local.terraform_managed_secret_actions) : role.actions
     } },
   )
 }

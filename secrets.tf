@@ -50,12 +50,13 @@ locals {
   # Terraform on each secret: a plan reads its metadata and resource policy (the data source above
   # and the policy's refresh), an apply writes the policy; the database password's value is read
   # by both (the ephemeral resource above).
+  terraform_secret_reads = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"]
   terraform_secret_actions = {
-    plan  = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"]
-    apply = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy"]
+    plan  = local.terraform_secret_reads
+    apply = concat(local.terraform_secret_reads, ["secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy"])
   }
   # What an apply does to a secret Terraform owns (the ACME account's, renewal.tf) beyond the policy.
-  terraform_managed_secret_actions = [for action in ["DeleteSecret", "TagResource", "UntagResource", "UpdateSecret"] : "secretsmanager:${action}"]
+  terraform_managed_secret_actions = ["secretsmanager:DeleteSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource", "secretsmanager:UpdateSecret"]
   # The CI roles run Terraform (ci.tf; modules/ci-roles names them <name>-ci-plan and -ci-apply).
   ci_secret_roles = var.ci_repository == null ? {} : {
     CiPlan  = { arn = "${local.arn_prefix.iam}:role/${local.name}-ci-plan", actions = local.terraform_secret_actions.plan }

@@ -126,7 +126,7 @@ class Mute:
 
     def check_matches(self, check: str) -> bool:
         # Prowler also reads a check name as a regular expression: "^id$" gives a check a second entry.
-        return check == self.check or (self.check.startswith("^") and bool(re.fullmatch(self.check[1:-1], check)))
+        return check == self.check or (self.check.startswith("^") and bool(re.fullmatch(self.check, check)))
 
     def mutes(self, finding: Finding, pattern: str) -> bool:
         return (
