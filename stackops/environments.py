@@ -7,6 +7,8 @@ read from those two files, so Terraform and the tooling can never disagree about
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -52,15 +54,47 @@ def names(root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "variables.tfvars").is_file())
 
 
+HCL_CACHE_ENTRIES = 200  # parsed files kept (a few KB each); the oldest go first
+
+
 def read_hcl(path: Path) -> dict[str, Any]:
-    """A .tf, .tfvars or .hcl file as python-hcl2 reads it; OpsError naming the file when missing or invalid."""
+    """A .tf, .tfvars or .hcl file as python-hcl2 reads it; OpsError naming the file when missing or invalid.
+
+    python-hcl2 is slow (a lark parser: 10-50 ms a file, and a plan reads a dozen, some twice), so
+    what it returns is kept as JSON under the state folder by the digest of the parser's version
+    and the file's text: an unchanged file is parsed once. A cache that cannot be read or written
+    is skipped, never an error."""
     try:
-        return hcl2.loads(path.read_text(), serialization_options=_HCL_OPTIONS)
+        text = path.read_text()
     except FileNotFoundError:
         raise OpsError(f"{path} is missing") from None
+    digest = hashlib.sha256(f"{hcl2.__version__}\0{_HCL_OPTIONS!r}\0{text}".encode()).hexdigest()
+    cached = state_root() / "cache" / "hcl" / f"{digest}.json"
+    try:
+        return dict(json.loads(cached.read_text()))
+    except (OSError, ValueError):
+        pass
+    try:
+        parsed: dict[str, Any] = hcl2.loads(text, serialization_options=_HCL_OPTIONS)
     except Exception as exc:  # the parser raises several lark exception types
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OpsError(f"{path} is not valid HCL: {first_line}") from None
+    _keep(cached, json.dumps(parsed))
+    return parsed
+
+
+def _keep(path: Path, text: str) -> None:
+    """Write a cache entry whole (a reader never sees half of one) and prune the oldest."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_text(text)
+        partial.replace(path)
+        entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)
+        for old in entries[:-HCL_CACHE_ENTRIES]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 @dataclass(frozen=True)

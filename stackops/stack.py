@@ -62,11 +62,12 @@ def require_state_bucket(env: Environment) -> None:
         raise OpsError(message)
 
 
-def stack(env: Environment, *, bucket_checked: bool = False) -> Terraform:
-    """The environment's stack, initialised with its backend and workspace."""
+def stack(env: Environment, *, bucket_checked: bool = False, variables: list[str] | None = None) -> Terraform:
+    """The environment's stack, initialised with its backend and workspace; `variables`: what
+    `stack_variables` returned, when the caller has it already (else it is asked when first needed)."""
     if not bucket_checked:
         require_state_bucket(env)
-    tf = Terraform(env, var_args=lambda: stack_variables(env))
+    tf = Terraform(env, var_args=variables if variables is not None else lambda: stack_variables(env))
     tf.init()
     return tf
 
@@ -133,14 +134,14 @@ def plan_inputs(env: Environment, tf: Terraform, outputs: dict[str, Any] | None 
 
 def prepare(env: Environment, *, destroy: bool = False) -> tuple[Terraform, PlanInputs]:
     """What a plan needs, checked before Terraform runs: the state bucket's owner and the
-    catalogue's secrets, read at the same time as the state object; then init (cached) and the
-    image each service runs."""
+    catalogue's secrets, read at the same time as the state object and the stack's variables
+    (the jobs checked, the renewal package's digest); then init (cached) and the image each service runs."""
     terraform_binary()  # a missing Terraform is reported before anything else is checked
     checks: list[Callable[[], Any]] = [lambda: require_state_bucket(env)]
     if not destroy:
         checks.append(lambda: require_secrets(env))
-    *_, state = together(*checks, lambda: None if destroy else read_state(env))
-    tf = stack(env, bucket_checked=True)
+    *_, state, variables = together(*checks, lambda: None if destroy else read_state(env), lambda: stack_variables(env))
+    tf = stack(env, bucket_checked=True, variables=variables)
     if destroy:
         return tf, PlanInputs([], {}, None)
     return tf, plan_inputs(env, tf, outputs_of(state) if state is not None else None)

@@ -280,16 +280,14 @@ class Terraform:
         self._raise_for(args[0], code, stderr, check=check)
         return subprocess.CompletedProcess(args, code, out, stderr)
 
-    def stream(
-        self, *args: str, planned: Sequence[PlannedChange] = (), check: bool = True, expected: tuple[str, ...] = ()
-    ) -> tuple[int, StreamView]:
+    def stream(self, *args: str, planned: Sequence[PlannedChange] = (), check: bool = True) -> tuple[int, StreamView]:
         """Run a plan, apply or destroy with Terraform's `-json` UI, rendered by StreamView (live on
         a terminal, plain lines elsewhere), every message written to the command's log. With
         STACK_VERBOSE=1 (--verbose), Terraform's own output is streamed instead, and logged too."""
         log = run_logs.for_folder(self.env.state_dir)
         title = f"{args[0]} {self.label}"
         log.section(f"terraform {' '.join(args)}  ({self.label})")
-        view = StreamView(ui.err, title, log=log, planned=list(planned), expected=expected)
+        view = StreamView(ui.err, title, log=log, planned=list(planned))
         if ui.verbose():
             words = [*args[:1], *([] if ui.colour() else ["-no-color"]), *args[1:]]
             code, _, stderr = self._execute(words, workspace=True, capture=False, on_line=_echo(log))

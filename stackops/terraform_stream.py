@@ -143,8 +143,6 @@ class StreamView:
     planned: list[PlannedChange] = field(default_factory=list)
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)  # the last change_summary's "changes"
-    # Warnings the caller asked for (a targeted apply's): one line on screen, in full in the log.
-    expected: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -226,9 +224,6 @@ class StreamView:
             full = diagnostic_text(message)
             self._write_log(full)
             diagnostic = message.get("diagnostic", {})
-            if diagnostic.get("severity") == "warning" and str(diagnostic.get("summary")).startswith(self.expected):
-                self._print(f"[dim]warning (expected): {escape(str(diagnostic.get('summary')))}[/]")
-                return
             style = "red" if diagnostic.get("severity") == "error" else "yellow"
             self._print(f"[{style}]{escape(full)}[/]")
             return
@@ -359,9 +354,8 @@ class StreamView:
             counts.append(f"{self.errored} failed")
         if self.errors:
             counts.append(f"{len(self.errors)} error(s)")
-        unexpected = [w for w in self.warnings if not str(w["diagnostic"].get("summary")).startswith(self.expected)]
-        if unexpected:
-            counts.append(f"{len(unexpected)} warning(s)")
+        if self.warnings:
+            counts.append(f"{len(self.warnings)} warning(s)")
         return f"{self.title}: {'; '.join(counts) or 'done'} ({elapsed})"
 
     def _print(self, markup: str) -> None:

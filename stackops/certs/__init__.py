@@ -64,6 +64,7 @@ What lives where (import from the modules; this file re-exports nothing):
   issue.py     issue, renew_all, run, print_results, find_environment_for
   command.py   `inv cert`: pick the environment, run, and apply the listeners when the published ARN is new
   metrics.py   DaysRemaining, published after every check of the environment's certificate
+  placeholder.py  `inv up`'s self-signed stand-in, imported before the zone exists, then replaced
   renewer.py   the renewal function (AWS Lambda): its environment, the ACME account in Secrets Manager
   renewer_command.py  `inv cert.renewer`: invoke the deployed function, show its result and log
   package.py   the function's deployment package (reproducible zip of pinned wheels)

@@ -18,6 +18,8 @@ from stackops.errors import Refused
 
 MANAGED_TAG = ("managed-by", "stackops")
 ENV_TAG = "stackops:environment"
+# A self-signed stand-in `inv up` imports before the hosted zone exists (placeholder.py): always replaced.
+PLACEHOLDER_TAG = "stackops:placeholder"
 # ListCertificates returns only RSA_2048 certificates unless asked for the other key types.
 ACM_KEY_TYPES = ["RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"]
 
@@ -30,6 +32,7 @@ class ManagedCert:
     not_before: dt.datetime
     not_after: dt.datetime
     key_algorithm: str
+    placeholder: bool = False  # tagged PLACEHOLDER_TAG: to be replaced by an issued certificate
 
 
 def _as_datetime(value: Any) -> dt.datetime:
@@ -56,6 +59,7 @@ def managed_certificates(acm: Any, env: Environment) -> list[ManagedCert]:
                     not_before=_as_datetime(detail["NotBefore"]),
                     not_after=_as_datetime(detail["NotAfter"]),
                     key_algorithm=str(detail.get("KeyAlgorithm", "")),
+                    placeholder=PLACEHOLDER_TAG in tags,
                 )
             )
     return found
@@ -95,10 +99,14 @@ def import_certificate(
     private_key: bytes,
     tags: list[dict[str, str]],
     arn: str | None = None,
+    *,
+    replaces_placeholder: bool = False,
 ) -> str:
     """Import into ACM (into `arn` when given, keeping it) and tag it; return the ARN.
 
     A re-import that would change the key type of `arn` is refused (read from ACM, not assumed).
+    `replaces_placeholder`: `arn` held `inv up`'s placeholder, whose tag is removed after the import
+    (acm:RemoveTagsFromCertificate; asked only then, so only on the embedded AWS).
     """
     if arn is not None:
         existing = acm.describe_certificate(CertificateArn=arn)["Certificate"].get("KeyAlgorithm", "")
@@ -112,6 +120,8 @@ def import_certificate(
         request["Tags"] = tags
     new_arn = str(acm.import_certificate(**request)["CertificateArn"])
     acm.add_tags_to_certificate(CertificateArn=new_arn, Tags=tags)  # idempotent; keeps tags current
+    if replaces_placeholder:
+        acm.remove_tags_from_certificate(CertificateArn=new_arn, Tags=[{"Key": PLACEHOLDER_TAG}])  # any value
     return new_arn
 
 

@@ -126,7 +126,7 @@ def issue(
     with aws_errors("importing the certificate into ACM", profiles=profiles):
         arn = import_certificate(
             acm, body, chain, (live / "privkey.pem").read_bytes(), tags_for(env, names),
-            existing.arn if existing else None,
+            existing.arn if existing else None, replaces_placeholder=bool(existing and existing.placeholder),
         )  # fmt: skip
     seconds = time.monotonic() - started
     with aws_errors(publishing, profiles=profiles):
@@ -136,7 +136,7 @@ def issue(
     renews = f"{lifetime_renewal(not_before, not_after, renew_within_days):%Y-%m-%d %H:%M} UTC (lifetime rule)"
     return CertResult(
         names,
-        RENEWED if existing else ISSUED,
+        RENEWED if existing and not existing.placeholder else ISSUED,
         arn,
         not_after,
         parameter,

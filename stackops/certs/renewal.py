@@ -1,6 +1,7 @@
 """The renewal decision: issue, renew or skip, by the CA's renewal window or the certificate's lifetime.
 
 For an existing certificate, in this order (the first rule that applies decides):
+  a placeholder           issue (`inv up`'s self-signed stand-in, certs/placeholder.py)
   --force                 renew
   expired                 renew (RFC 9773 §4.2: no renewal information is asked after expiry)
   --renew-within DAYS     renew when fewer than DAYS are left (explicit wins over the CA)
@@ -62,7 +63,13 @@ def _moment(moment: dt.datetime) -> str:
 
 def asks_ca(existing: ManagedCert | None, now: dt.datetime, *, renew_within_days: float | None, force: bool) -> bool:
     """Whether the CA's renewal information can decide (so whether to fetch the certificate and ask)."""
-    return existing is not None and not force and renew_within_days is None and existing.not_after > now
+    return (
+        existing is not None
+        and not existing.placeholder
+        and not force
+        and renew_within_days is None
+        and existing.not_after > now
+    )
 
 
 def decide(
@@ -76,6 +83,8 @@ def decide(
     """The decision for `existing` at `now` (see the module docstring); `renewal_info` is the CA's answer."""
     if existing is None:
         return Decision("issue", "no certificate managed by stackops for these names")
+    if existing.placeholder:
+        return Decision("issue", "replaces the placeholder inv up imported before the hosted zone existed")
     days = (existing.not_after - now).total_seconds() / 86400
     if force:
         return Decision("renew", f"--force ({days:.0f} days left)")

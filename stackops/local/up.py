@@ -4,19 +4,22 @@ One line per step with its time; each step's own tables (the bootstrap plan, the
 certificate, the plan's changes by resource type) go to the run's log instead of the screen:
 
 1. the emulated AWS and its ACME server;
-2. the state backend (Terraform, tf-init/), while the catalogue's secrets are written beside it
-   (AWS calls only, in a thread: the two do not depend on each other);
-3. on the first run, the hosted zone alone (a targeted apply), so that
-4. the certificate can be issued and its ARN published before
-5. the one apply of the stack, which creates the HTTPS listeners with it (before, a second apply
-   attached the certificate after the first);
-6. the short outputs table and the services' state.
+2. the state backend (Terraform, tf-init/), while, beside it (AWS calls only, in threads: none
+   depends on another), the catalogue's secrets are written and the certificate ARN Terraform
+   reads is published: the managed certificate's, or on the first run a self-signed placeholder's
+   (stackops/certs/placeholder.py: the real one needs the hosted zone, which the apply creates);
+3. the one apply of the stack, HTTPS listeners included, while beside it the certificate is
+   issued as soon as the apply has created the hosted zone, and re-imported into the placeholder's
+   ARN (the listeners keep it). The certificate's wait for the zone and its issuance are off the
+   apply's path; before, a targeted apply of the zone alone and the issuance came first;
+4. the short outputs table and the services' state.
 
 Every step is idempotent, so a second `inv up` changes nothing.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,20 +29,21 @@ from stackops import run_logs, stack, ui
 from stackops.app_secrets.command import sync_secrets
 from stackops.bootstrap import bootstrap
 from stackops.certs.command import certificate
+from stackops.certs.issue import CertResult
+from stackops.certs.placeholder import publish_certificate_arn
+from stackops.certs.zones import list_zones
 from stackops.cli import open_environment
 from stackops.ecs.layout import EcsLayout
 from stackops.environments import Environment
+from stackops.errors import OpsError
 from stackops.local import emulator
 from stackops.parallel import worker_pool
 from stackops.report import print_outputs
-from stackops.state_object import read_state
 from stackops.ui import Table
 
 LOCAL = "local"
 UP_SUMMARY = ("urls", "load_balancer_dns_names", "certificate_arn", "database_endpoint", "hosted_zone")
-ZONE = "aws_route53_zone.this"
-# What a targeted apply always says; expected here, so one line on screen (in full in the log).
-TARGETING_WARNINGS = ("Resource targeting is in effect", "Applied changes may be incomplete")
+ZONE_POLL_SECONDS = 0.5  # how often the certificate's thread looks for the zone the apply creates
 
 T = TypeVar("T")
 
@@ -66,43 +70,71 @@ def tables_to_log(env: Environment) -> Iterator[None]:
 
 
 def up(*, fresh: bool = False) -> None:
-    """The embedded AWS, the state backend, secrets, the zone and certificate, the `local` stack.
+    """The embedded AWS, the state backend, secrets, the certificate, the `local` stack.
 
     `fresh`: throw away a running emulator and everything in it first (`emulator.reset`).
     """
     step("emulated AWS", emulator.reset if fresh else emulator.start, lambda s: s.endpoint)
     env = open_environment(LOCAL)
     with tables_to_log(env):
-        with worker_pool(1) as pool:
+        with worker_pool(2) as pool:
             started = time.monotonic()
-            secrets = pool.submit(sync_secrets, env)  # AWS calls only: beside Terraform's bootstrap
+            secrets = pool.submit(sync_secrets, env)
+            published = pool.submit(publish_certificate_arn, env)
             step("state backend", lambda: bootstrap(env, yes=True), lambda _: env.state_bucket)
             secrets.result()
-            ui.err.print(f"[bold]secrets[/]: synced ({time.monotonic() - started:.1f} s, beside the state backend)")
-        step("hosted zone", lambda: create_zone(env), lambda made: "created" if made else "exists")
-        step(
-            "certificate",
-            lambda: certificate(env, yes=True, attach=False),
-            lambda results: "; ".join(f"{r.action} {', '.join(r.names)}" for r in results),
-        )
-        step("apply", lambda: stack.apply(env, yes=True), lambda applied: "applied" if applied else "no changes")
+            beside = f"{time.monotonic() - started:.1f} s, beside the state backend"
+            ui.err.print(f"[bold]secrets[/]: synced ({beside})")
+            ui.err.print(f"[bold]certificate ARN[/]: {published.result()} ({beside})", soft_wrap=True)
+        results, seconds = apply_and_issue(env)
+        done = "; ".join(f"{r.action} {', '.join(r.names)}" for r in results)
+        ui.err.print(f"[bold]certificate[/]: {done} ({seconds:.1f} s, beside the apply)", soft_wrap=True)
+        if any(r.parameter_changed for r in results):  # another ARN than the plan read: not expected
+            step("certificate attached", lambda: stack.apply_certificate(env, yes=True), lambda _: "applied")
     outputs = stack.current_outputs(env, stack.stack(env, bucket_checked=True))
     print_outputs(outputs, only=UP_SUMMARY)
     print_services(env, outputs)
     ui.out.print("All outputs: inv output --env local; the steps' details: the log below")
 
 
-def create_zone(env: Environment) -> bool:
-    """On the first run, apply the hosted zone alone, so the certificate can be issued before the
-    stack's one apply. Targeted applies are for exceptions (Terraform warns): this one adds a
-    single resource with no dependencies, on the embedded AWS only, and the full apply follows."""
-    tf = stack.stack(env)
-    state = read_state(env)
-    addresses = {f"{r.get('type')}.{r.get('name')}" for r in (state or {}).get("resources", []) if "module" not in r}
-    if ZONE in (addresses if state is not None else tf.state_resources()):
-        return False
-    tf.stream("apply", "-input=false", "-auto-approve", f"-target={ZONE}", *tf.var_args(), expected=TARGETING_WARNINGS)
-    return True
+def apply_and_issue(env: Environment) -> tuple[list[CertResult], float]:
+    """The stack's apply, and beside it the certificate, issued once the hosted zone exists.
+
+    Terraform stays in this (the main) thread. When the apply fails before creating the zone, the
+    certificate is not attempted and the apply's error is raised; when the certificate fails,
+    its error says the listeners still hold the placeholder."""
+    apply_ended = threading.Event()
+    with worker_pool(1) as pool:
+        issuing = pool.submit(issue_once_zone_exists, env, apply_ended)
+        try:
+            step("apply", lambda: stack.apply(env, yes=True), lambda applied: "applied" if applied else "no changes")
+        finally:
+            apply_ended.set()
+        try:
+            outcome = issuing.result()
+        except OpsError as exc:
+            raise OpsError(
+                f"{exc}; the stack is applied, and its HTTPS listeners hold the placeholder certificate until "
+                f"one is issued: inv cert --env {env.name} (or inv up again)",
+                exit_code=exc.exit_code,
+            ) from None
+    if outcome is None:  # the apply succeeded without a zone: the configuration lost it
+        raise OpsError(f"the apply created no public hosted zone {env.zone_name}: no certificate was issued")
+    return outcome
+
+
+def issue_once_zone_exists(env: Environment, apply_ended: threading.Event) -> tuple[list[CertResult], float] | None:
+    """Wait for the environment's public zone (created early in the apply), then issue or renew the
+    certificate (`inv cert`'s decision: a placeholder is always replaced, a fresh one skipped) and
+    return the results and the seconds they took; None when the apply ended with no zone."""
+    route53 = env.session().client("route53")
+    while True:
+        if any(z.name == env.zone_name and not z.private for z in list_zones(route53)):
+            started = time.monotonic()
+            return certificate(env, yes=True, attach=False), time.monotonic() - started
+        if apply_ended.is_set():
+            return None
+        apply_ended.wait(ZONE_POLL_SECONDS)
 
 
 def print_services(env: Environment, outputs: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from stackops.certs.acm import ACM_KEY_TYPES
+from stackops.certs.acm import ACM_KEY_TYPES, PLACEHOLDER_TAG
 from stackops.local import pebble
 from tests.conftest import run_inv
 
@@ -79,6 +79,10 @@ def test_listeners_carry_the_issued_certificate(local_stack):
     assert set(names.get_values_for_type(x509.DNSName)) == HOSTS
     assert as_utc(detail["NotAfter"]) == pem.not_valid_after_utc
     assert pem.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=60)
+    # The CA's, in the ARN of the placeholder `inv up` planned the listeners with, and untagged as one.
+    assert pem.issuer != pem.subject and "Pebble" in pem.issuer.rfc4514_string()
+    tags = {t["Key"] for t in local_stack.client("acm").list_tags_for_certificate(CertificateArn=arn)["Tags"]}
+    assert PLACEHOLDER_TAG not in tags and "managed-by" in tags
     # Terraform reads the ARN from the parameter `inv cert` publishes.
     assert local_stack.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"] == arn
 

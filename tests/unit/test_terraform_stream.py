@@ -144,20 +144,17 @@ def test_the_live_view_shows_the_bar_and_the_resources_in_flight() -> None:
     assert "━" in text  # the progress bar
 
 
-def test_expected_warnings_take_one_line_and_others_are_shown_in_full() -> None:
+def test_warnings_are_shown_in_full_logged_and_counted() -> None:
     console, buffer = plain_console()
     log = Log()
-    view = StreamView(console, "apply local", log=log, expected=("Resource targeting is in effect",))
-    targeting = {"severity": "warning", "summary": "Resource targeting is in effect", "detail": "You are creating..."}
+    view = StreamView(console, "apply local", log=log)
     other = {"severity": "warning", "summary": "Deprecated Parameter", "detail": "Use use_lockfile instead."}
     with view:
-        view.handle({"type": "diagnostic", "diagnostic": targeting})
         view.handle({"type": "diagnostic", "diagnostic": other})
     shown = buffer.getvalue()
-    assert "warning (expected): Resource targeting is in effect" in shown and "You are creating" not in shown
     assert "Warning: Deprecated Parameter" in shown and "Use use_lockfile instead." in shown
-    assert "You are creating" in log.text  # in full in the log
-    assert shown.strip().splitlines()[-1] == "apply local: 1 warning(s) (0:00)"  # the expected one not counted
+    assert "Use use_lockfile instead." in log.text
+    assert shown.strip().splitlines()[-1] == "apply local: 1 warning(s) (0:00)"
 
 
 def test_text_that_is_not_json_is_shown_and_logged_as_it_is() -> None:
