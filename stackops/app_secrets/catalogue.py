@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from stackops.environments import read_hcl
+from stackops.environments import read_hcl, read_yaml
 from stackops.errors import OpsError
 from stackops.paths import ROOT
 
@@ -144,12 +142,7 @@ def load_catalogue(path: Path = CATALOGUE_PATH, services: Iterable[str] | None =
     catalogue: the Terraform root's services and the one-off tasks).
     """
     known = frozenset(services) if services is not None else known_services(path.parent)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise OpsError(f"{path} is missing") from None
-    except yaml.YAMLError as exc:
-        raise OpsError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("secrets"), list):
         raise OpsError(f"{path} must hold a list under the key 'secrets'")
     entries: list[Secret] = []

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from stackops.app_secrets.catalogue import load_catalogue
-from stackops.environments import Environment, read_hcl
+from stackops.environments import Environment, read_hcl, read_yaml
 from stackops.errors import OpsError
 from stackops.jobs.schedule import ScheduleError, parse, timezone
 
@@ -63,12 +61,7 @@ class Job:
 
 def load_jobs(path: Path, *, secrets: Iterable[str], batch_repositories: Iterable[str]) -> list[Job]:
     """Read and validate the catalogue; the first invalid job raises OpsError naming it and the field."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise OpsError(f"{path} is missing") from None
-    except yaml.YAMLError as exc:
-        raise OpsError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict) or set(data) != {"jobs"} or not isinstance(data["jobs"], list):
         raise OpsError(f"{path.name} must hold a list under the one key 'jobs'")
     known_secrets, repositories = frozenset(secrets), frozenset(batch_repositories)
