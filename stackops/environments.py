@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,16 @@ def names(root: Path = ROOT) -> list[str]:
 
 
 HCL_CACHE_ENTRIES = 200  # parsed files kept (a few KB each); the oldest go first
+# In the checkout's git-ignored build folder, beside the renewal package: not tool state, which a
+# refused command must leave untouched (tests/e2e/test_guard_and_bad_input.py).
+HCL_CACHE_DIR = ROOT / "build" / "hcl-cache"
 
 
 def read_hcl(path: Path) -> dict[str, Any]:
     """A .tf, .tfvars or .hcl file as python-hcl2 reads it; OpsError naming the file when missing or invalid.
 
     python-hcl2 is slow (a lark parser: 10-50 ms a file, and a plan reads a dozen, some twice), so
-    what it returns is kept as JSON under the state folder by the digest of the parser's version
+    what it returns is kept as JSON in HCL_CACHE_DIR by the digest of the parser's version
     and the file's text: an unchanged file is parsed once. A cache that cannot be read or written
     is skipped, never an error."""
     try:
@@ -69,7 +73,7 @@ def read_hcl(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise OpsError(f"{path} is missing") from None
     digest = hashlib.sha256(f"{hcl2.__version__}\0{_HCL_OPTIONS!r}\0{text}".encode()).hexdigest()
-    cached = state_root() / "cache" / "hcl" / f"{digest}.json"
+    cached = HCL_CACHE_DIR / f"{digest}.json"
     try:
         return dict(json.loads(cached.read_text()))
     except (OSError, ValueError):
@@ -98,15 +102,22 @@ def read_yaml(path: Path) -> Any:
 
 
 def _keep(path: Path, text: str) -> None:
-    """Write a cache entry whole (a reader never sees half of one) and prune the oldest."""
+    """Write a cache entry whole (a reader sees the old file, none, or the new one; a damaged one is
+    parsed again) and prune the oldest, and any partial write left by a process that died."""
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        partial.write_text(text)
-        partial.replace(path)
+        descriptor, partial = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(partial, path)
         entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)
         for old in entries[:-HCL_CACHE_ENTRIES]:
             old.unlink(missing_ok=True)
+        for stale in path.parent.glob("*.tmp"):
+            if stale.stat().st_mtime < time.time() - 3600:
+                stale.unlink(missing_ok=True)
     except OSError:
         pass
 
@@ -270,7 +281,9 @@ class Environment:
 
         profile = self.master_profile if master else self.profile
         try:
-            session = boto3.Session(botocore_session=_core_session(), profile_name=profile, region_name=self.region)
+            session = _on_shared_loader(
+                boto3.Session(botocore_session=_core_session(), profile_name=profile, region_name=self.region)
+            )
             if profile is not None and profile not in session.available_profiles:
                 # What boto3.Session raises by itself when it makes its own loader (reading the
                 # config for it); with the shared one, the first client would raise it instead.
@@ -291,20 +304,25 @@ def _core_session() -> Any:
     """A new botocore session sharing the process's one data loader. Each session would otherwise
     parse the service models and endpoint files again (measured: six clients of a plan's checks
     took 0.38 s, 0.12 s with one loader); the loader only reads botocore's and boto3's installed
-    JSON files, and caches what it read."""
+    JSON files (and AWS_DATA_PATH's), and caches what it read. It is made without reading any
+    profile's configuration (botocore's own would read `data_path` from it, under AWS_PROFILE)."""
+    import botocore.loaders
     import botocore.session
 
     global _shared_loader
-    core = botocore.session.Session()
     if _shared_loader is None:
-        _shared_loader = core.get_component("data_loader")
-    else:
-        core.register_component("data_loader", _shared_loader)
-        # boto3.Session appends its own data folder to the loader's search paths, once per
-        # session: kept to one entry each, so a long-lived process does not grow the list.
-        paths = _shared_loader.search_paths
-        paths[:] = list(dict.fromkeys(paths))
+        _shared_loader = botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader)
     return core
+
+
+def _on_shared_loader(session: Any) -> Any:
+    """The boto3 session, after boto3 appended its own data folder to the shared loader's search
+    paths (it does so once per session): kept to one entry each, so the list does not grow."""
+    paths = _shared_loader.search_paths
+    paths[:] = list(dict.fromkeys(paths))
+    return session
 
 
 def assumed_role_session(source: Any, assume_role: dict[str, Any], region: str) -> Any:
@@ -338,7 +356,7 @@ def assumed_role_session(source: Any, assume_role: dict[str, Any], region: str) 
     # botocore has no public setter for a session's credentials object; this is how its own
     # credential providers hand refreshable credentials to a session.
     core._credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
-    return boto3.Session(botocore_session=core, region_name=region)
+    return _on_shared_loader(boto3.Session(botocore_session=core, region_name=region))
 
 
 def _seconds(duration: str) -> int:

@@ -8,9 +8,14 @@ were given, is raised, so the error a person sees does not depend on which threa
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
+
+# Blocked in the workers, so the kernel hands them to the main thread, whose handler forwards them.
+WORKER_BLOCKED = {signal.SIGINT, signal.SIGTERM}
 
 
 def together(*steps: Callable[[], Any]) -> list[Any]:
@@ -31,4 +36,20 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
 
 def _main_thread_takes_signals() -> None:
     """Ctrl-C is the main thread's to handle (it forwards it to Terraform): never a worker's."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.pthread_sigmask(signal.SIG_BLOCK, WORKER_BLOCKED)
+
+
+@contextmanager
+def child_signals() -> Iterator[None]:
+    """Around a child process started from a worker (certbot, pip): a child inherits its thread's
+    signal mask through fork and exec (subprocess does not reset it), so without this a Ctrl-C or
+    a SIGTERM could never stop it. Unblocked in this thread meanwhile (Linux still gives a
+    process's signals to the main thread first); in the main thread, nothing changes."""
+    if threading.current_thread() is threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_BLOCKED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

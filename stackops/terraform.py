@@ -213,7 +213,8 @@ class Terraform:
 
         Ctrl-C reaches Terraform once (a second one is not forwarded), so it stops gracefully and
         releases the state lock, and the caller exits 130. (Signal handlers exist only in the main
-        thread: Terraform runs there; helper threads run only AWS reads.)"""
+        thread: Terraform runs there; helper threads run AWS calls and children of their own, which
+        stackops.parallel.child_signals lets a Ctrl-C reach.)"""
         environ = self.environ()
         if workspace:
             environ["TF_WORKSPACE"] = self.workspace

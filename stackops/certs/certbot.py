@@ -12,7 +12,9 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,6 +181,7 @@ def run_certbot(
 ) -> Path:
     """Obtain a certificate for `names` (in the ACME `profile` when the CA offers it); return certbot's
     live/ folder of it."""
+    from stackops.parallel import child_signals
     from stackops.ui import err
 
     dirs = certbot_dirs(env, acme)
@@ -186,7 +189,10 @@ def run_certbot(
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     dirs[0].parent.chmod(0o700)
     command = certbot_command(names, acme, dirs, email=email, profile=profile)
-    with err.status(f"certbot: DNS-01 for {', '.join(names)} at {acme.directory_url}"):
+    # A spinner only from the main thread: `inv up` runs certbot in a worker beside the apply's live view.
+    main = threading.current_thread() is threading.main_thread()
+    spinner = err.status(f"certbot: DNS-01 for {', '.join(names)} at {acme.directory_url}") if main else nullcontext()
+    with spinner, child_signals():
         proc = subprocess.run(
             command,
             env=certbot_environment(env, acme, zones),

@@ -24,7 +24,8 @@ def certificate(
     unless_renewer: bool = False,
 ) -> list[CertResult]:
     """Issue or renew, import into ACM, and apply when the ARN Terraform reads is new (unless
-    `attach` is False: `inv up` issues the certificate before the stack's one apply). With
+    `attach` is False: `inv up` issues the certificate beside the stack's one apply, into the ARN
+    that apply was planned with). With
     `unless_renewer` (and `renew_all`), nothing when the environment's renewal function is deployed:
     it renews them itself (the daily CI job runs `inv cert --renew-all --unless-renewer`)."""
     if unless_renewer:

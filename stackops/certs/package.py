@@ -63,6 +63,7 @@ from pathlib import Path
 
 from stackops.environments import Environment
 from stackops.errors import OpsError
+from stackops.parallel import child_signals
 from stackops.paths import ROOT
 
 ZIP_NAME = "cert-renewer.zip"
@@ -250,7 +251,8 @@ def install_third_party(requirements_file: Path, target: Path, *, python_version
         "--implementation", IMPLEMENTATION, "--no-compile", "--disable-pip-version-check", "--no-input",
         "--progress-bar", "off", "-r", str(requirements_file),
     ]  # fmt: skip
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    with child_signals():  # `prepare` builds it in a worker thread
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise OpsError(
             f"pip could not install the renewal function's dependencies for Python {python_version} ({platform}), "

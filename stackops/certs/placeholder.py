@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from stackops.certs.acm import (
     PLACEHOLDER_TAG,
@@ -44,9 +45,9 @@ def placeholder_pem(names: Sequence[str], now: dt.datetime) -> tuple[str, bytes]
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, names[0]), x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)]
-    )
+    # A common name holds at most 64 characters; the names are in the SAN extension either way.
+    common = [x509.NameAttribute(NameOID.COMMON_NAME, names[0])] if len(names[0]) <= 64 else []
+    subject = x509.Name([*common, x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)])
     certificate = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -65,10 +66,19 @@ def placeholder_pem(names: Sequence[str], now: dt.datetime) -> tuple[str, bytes]
     return certificate.public_bytes(serialization.Encoding.PEM).decode(), private_key
 
 
-def publish_certificate_arn(env: Environment, now: dt.datetime | None = None) -> str:
+@dataclass(frozen=True)
+class PublishedArn:
+    """What `publish_certificate_arn` left in the parameter Terraform reads."""
+
+    arn: str
+    placeholder: bool  # the ARN holds a placeholder (imported now, or by a run that did not finish)
+    said: str  # for `inv up`'s line
+
+
+def publish_certificate_arn(env: Environment, now: dt.datetime | None = None) -> PublishedArn:
     """Make sure the parameter Terraform reads holds a certificate ARN for the environment's
     hostnames before the plan: the managed certificate's when there is one (written back only when
-    the parameter is missing), else a new placeholder's. Returns what was done, for `inv up`'s line."""
+    the parameter is missing), else a new placeholder's."""
     session = env.session()
     acm, ssm = session.client("acm"), session.client("ssm")
     names = normalize_names(env.hostnames)
@@ -80,11 +90,12 @@ def publish_certificate_arn(env: Environment, now: dt.datetime | None = None) ->
         with aws_errors(publishing, profiles=[env.profile]):
             written = publish_arn(ssm, parameter, existing.arn, only_if_missing=True)
         kind = "placeholder" if existing.placeholder else "certificate"
-        return f"{kind} {existing.arn.rsplit('/', 1)[-1]}{' (ARN published again)' if written else ''}"
+        said = f"{kind} {existing.arn.rsplit('/', 1)[-1]}{' (ARN published again)' if written else ''}"
+        return PublishedArn(existing.arn, existing.placeholder, said)
     body, key = placeholder_pem(names, now or dt.datetime.now(dt.UTC))
     tags = [*tags_for(env, names), {"Key": PLACEHOLDER_TAG, "Value": "true"}]
     with aws_errors("importing the placeholder certificate into ACM", profiles=[env.profile]):
         arn = import_certificate(acm, body, "", key, tags)
     with aws_errors(publishing, profiles=[env.profile]):
         publish_arn(ssm, parameter, arn)
-    return f"placeholder {arn.rsplit('/', 1)[-1]} imported until the certificate is issued"
+    return PublishedArn(arn, True, f"placeholder {arn.rsplit('/', 1)[-1]} imported until the certificate is issued")

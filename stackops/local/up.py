@@ -4,7 +4,7 @@ One line per step with its time; each step's own tables (the bootstrap plan, the
 certificate, the plan's changes by resource type) go to the run's log instead of the screen:
 
 1. the emulated AWS and its ACME server;
-2. the state backend (Terraform, tf-init/), while, beside it (AWS calls only, in threads: none
+2. the state backend (Terraform, tf-init/), while, beside it (AWS calls, in threads: none
    depends on another), the catalogue's secrets are written and the certificate ARN Terraform
    reads is published: the managed certificate's, or on the first run a self-signed placeholder's
    (stackops/certs/placeholder.py: the real one needs the hosted zone, which the apply creates);
@@ -35,7 +35,7 @@ from stackops.certs.zones import list_zones
 from stackops.cli import open_environment
 from stackops.ecs.layout import EcsLayout
 from stackops.environments import Environment
-from stackops.errors import OpsError
+from stackops.errors import OpsError, aws_errors
 from stackops.local import emulator
 from stackops.parallel import worker_pool
 from stackops.report import print_outputs
@@ -85,8 +85,9 @@ def up(*, fresh: bool = False) -> None:
             secrets.result()
             beside = f"{time.monotonic() - started:.1f} s, beside the state backend"
             ui.err.print(f"[bold]secrets[/]: synced ({beside})")
-            ui.err.print(f"[bold]certificate ARN[/]: {published.result()} ({beside})", soft_wrap=True)
-        results, seconds = apply_and_issue(env)
+            arn = published.result()
+            ui.err.print(f"[bold]certificate ARN[/]: {arn.said} ({beside})", soft_wrap=True)
+        results, seconds = apply_and_issue(env, placeholder=arn.placeholder)
         done = "; ".join(f"{r.action} {', '.join(r.names)}" for r in results)
         ui.err.print(f"[bold]certificate[/]: {done} ({seconds:.1f} s, beside the apply)", soft_wrap=True)
         if any(r.parameter_changed for r in results):  # another ARN than the plan read: not expected
@@ -97,22 +98,27 @@ def up(*, fresh: bool = False) -> None:
     ui.out.print("All outputs: inv output --env local; the steps' details: the log below")
 
 
-def apply_and_issue(env: Environment) -> tuple[list[CertResult], float]:
+def apply_and_issue(env: Environment, *, placeholder: bool) -> tuple[list[CertResult], float]:
     """The stack's apply, and beside it the certificate, issued once the hosted zone exists.
 
-    Terraform stays in this (the main) thread. When the apply fails before creating the zone, the
-    certificate is not attempted and the apply's error is raised; when the certificate fails,
-    its error says the listeners still hold the placeholder."""
-    apply_ended = threading.Event()
+    Terraform stays in this (the main) thread. When the apply fails, no issuance starts after
+    that and the apply's error is raised; when the certificate fails, its error is raised, saying
+    (`placeholder`) that the listeners still hold the placeholder."""
+    apply_ended, apply_failed = threading.Event(), threading.Event()
     with worker_pool(1) as pool:
-        issuing = pool.submit(issue_once_zone_exists, env, apply_ended)
+        issuing = pool.submit(issue_once_zone_exists, env, apply_ended, apply_failed)
         try:
             step("apply", lambda: stack.apply(env, yes=True), lambda applied: "applied" if applied else "no changes")
+        except BaseException:
+            apply_failed.set()
+            raise
         finally:
             apply_ended.set()
         try:
             outcome = issuing.result()
         except OpsError as exc:
+            if not placeholder:
+                raise
             raise OpsError(
                 f"{exc}; the stack is applied, and its HTTPS listeners hold the placeholder certificate until "
                 f"one is issued: inv cert --env {env.name} (or inv up again)",
@@ -123,16 +129,23 @@ def apply_and_issue(env: Environment) -> tuple[list[CertResult], float]:
     return outcome
 
 
-def issue_once_zone_exists(env: Environment, apply_ended: threading.Event) -> tuple[list[CertResult], float] | None:
+def issue_once_zone_exists(
+    env: Environment, apply_ended: threading.Event, apply_failed: threading.Event
+) -> tuple[list[CertResult], float] | None:
     """Wait for the environment's public zone (created early in the apply), then issue or renew the
     certificate (`inv cert`'s decision: a placeholder is always replaced, a fresh one skipped) and
-    return the results and the seconds they took; None when the apply ended with no zone."""
+    return the results and the seconds they took; None when the apply failed, or ended with no zone."""
     route53 = env.session().client("route53")
     while True:
-        if any(z.name == env.zone_name and not z.private for z in list_zones(route53)):
+        ended = apply_ended.is_set()  # before the zones are listed: a zone made just before the end counts
+        if apply_failed.is_set():
+            return None
+        with aws_errors("looking for the hosted zone the apply creates", profiles=[env.profile]):
+            zones = list_zones(route53)
+        if any(z.name == env.zone_name and not z.private for z in zones):
             started = time.monotonic()
             return certificate(env, yes=True, attach=False), time.monotonic() - started
-        if apply_ended.is_set():
+        if ended:
             return None
         apply_ended.wait(ZONE_POLL_SECONDS)
 

@@ -47,17 +47,20 @@ def test_the_placeholder_is_self_signed_for_the_names_with_the_pinned_key_type()
     assert cert.issuer == cert.subject  # self-signed: never mistaken for an issued one
     assert key_algorithm_of(key) == KEY_ALGORITHM  # so the re-import keeps the ARN's key type
     assert cert.not_valid_before_utc < NOW < cert.not_valid_after_utc == NOW + LIFETIME
+    long_name = "a" * 60 + ".exii.test"  # longer than a common name may be: in the SAN only
+    assert certificate_names(placeholder_pem((long_name,), NOW)[0]) == (long_name,)
 
 
 def test_first_run_imports_a_tagged_placeholder_and_publishes_its_arn(env: Environment) -> None:
     acm, ssm = clients()
-    said = publish_certificate_arn(env)  # now: ACM (and moto) refuse to import an expired certificate
+    published = publish_certificate_arn(env)  # now: ACM (and moto) refuse to import an expired certificate
     (cert,) = managed_certificates(acm, env)
     assert cert.placeholder and cert.names == NAMES
-    assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == cert.arn
-    assert said.startswith("placeholder ") and cert.arn.rsplit("/", 1)[-1] in said
-    # A second run (the certificate not issued yet) imports nothing more.
-    assert publish_certificate_arn(env).startswith("placeholder ")
+    assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == cert.arn == published.arn
+    assert published.placeholder and published.said.startswith("placeholder ")
+    # A second run (the certificate not issued yet) imports nothing more, and knows it is one.
+    again = publish_certificate_arn(env)
+    assert (again.arn, again.placeholder) == (cert.arn, True)
     assert [c.arn for c in managed_certificates(acm, env)] == [cert.arn]
 
 
@@ -65,10 +68,11 @@ def test_an_existing_certificate_is_kept_and_only_a_lost_parameter_written_back(
     acm, ssm = clients()
     body, key = make_cert(list(NAMES))
     arn = import_certificate(acm, body, "", key, tags_for(env, NAMES))
-    assert "ARN published again" in publish_certificate_arn(env)
+    published = publish_certificate_arn(env)
+    assert (published.arn, published.placeholder) == (arn, False) and "ARN published again" in published.said
     assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == arn
     ssm.put_parameter(Name=PARAMETER, Value="arn:chosen-on-purpose", Type="String", Overwrite=True)
-    assert publish_certificate_arn(env) == f"certificate {arn.rsplit('/', 1)[-1]}"
+    assert publish_certificate_arn(env).said == f"certificate {arn.rsplit('/', 1)[-1]}"
     assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == "arn:chosen-on-purpose"
     assert [c.arn for c in managed_certificates(acm, env)] == [arn]  # no placeholder beside it
 

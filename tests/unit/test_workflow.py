@@ -192,6 +192,21 @@ def test_an_unconfigured_profile_says_how_to_add_it(monkeypatch: pytest.MonkeyPa
     assert str(info.value) == "AWS profile 'exiidev' of dev is not configured (aws configure --profile exiidev)"
 
 
+def test_sessions_share_one_data_loader_and_ignore_a_stale_aws_profile(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The loader is made without reading a profile's configuration: an AWS_PROFILE naming a profile
+    that does not exist must not fail a session of the environment's own, configured profile."""
+    (tmp_path / "config").write_text("[profile exiidev]\nregion = eu-west-2\n[profile exiiprod]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "left-over-from-another-shell")
+    dev, prod = environments.load("dev").session(), environments.load("prod").session()
+    assert (dev.profile_name, prod.profile_name) == ("exiidev", "exiiprod")
+    assert dev._session.get_component("data_loader") is prod._session.get_component("data_loader")
+    paths = dev._session.get_component("data_loader").search_paths
+    assert len(paths) == len(set(paths))  # boto3's folder once, however many sessions were made
+
+
 # -- the runner: command construction ---------------------------------------------------------------
 
 FAKE_TERRAFORM = """\
