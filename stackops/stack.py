@@ -118,15 +118,12 @@ def current_state(env: Environment, tf: Terraform) -> dict[str, Any]:
 RunningImages = tuple[EcsLayout | None, dict[str, str]]
 
 
-def plan_inputs(
-    env: Environment, tf: Terraform, outputs: dict[str, Any] | None = None, read: RunningImages | None = None
-) -> PlanInputs:
+def plan_inputs(env: Environment, tf: Terraform, read: RunningImages | None = None) -> PlanInputs:
     """Read from ECS the image each service runs (root variable running_images), so a revision
     Terraform registers keeps the image the pipelines deployed; empty before the first apply.
     `read`: what `running_images_of` returned already (`prepare` reads it beside its checks)."""
-    layout, images = read or running_images_of(env, current_outputs(env, tf) if outputs is None else outputs)
+    layout, images = read or running_images_of(env, current_outputs(env, tf))
     path = tf.data_dir / "running-images.tfvars.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"running_images": images}, indent=2, sort_keys=True) + "\n")
     return PlanInputs([f"-var-file={path}"], images, layout)
 
