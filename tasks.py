@@ -10,6 +10,7 @@ from typing import Any
 from invoke import Collection, Exit, task
 
 from stackops import retries, run_logs, ui
+from stackops.cli import tune_garbage_collector
 from stackops.errors import OpsError, aws_error_message, is_aws_error
 
 ENV_HELP = "environment name: a folder of environments/ (dev, prod, local); never guessed for dev or prod"
@@ -20,12 +21,14 @@ YES_HELP = "do not ask for confirmation (automation); prod destroy still needs -
 
 
 def operation(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Set the AWS retry mode, then turn the package's errors, and any AWS or botocore error that
-    reached the task, into a one-line message and the documented exit code."""
+    """Set the AWS retry mode and the garbage collector's pace, then turn the package's errors, and
+    any AWS or botocore error that reached the task, into a one-line message and the documented
+    exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         retries.configure()
+        tune_garbage_collector()
         ui.set_verbose(bool(kwargs.pop("verbose", False)))
         run_logs.begin(fn.__name__.replace("_", "-"))
         try:

@@ -9,6 +9,9 @@ decided, so that no operation module has to know (tests/unit/test_layout.py hold
 
 from __future__ import annotations
 
+import atexit
+import functools
+import gc
 import math
 import shlex
 import sys
@@ -19,6 +22,26 @@ from stackops import environments
 from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.guard import check_accounts
+
+# Net allocations between the garbage collector's youngest-generation passes (Python's default: 700).
+COLLECT_EVERY = 100_000
+
+
+@functools.cache  # once per process
+def tune_garbage_collector() -> None:
+    """For a command's process (tasks.py's `operation`, before the task runs): Python's collector runs less often, and
+    not at all on the way out.
+
+    A command allocates mostly objects that live until it exits (modules, botocore's models, the
+    state it read). At the default threshold the collector walked that growing heap some 300
+    times before Terraform started, and the interpreter collected it whole once more at exit:
+    measured on a no-op `inv plan --env local`, 0.08 s and 0.1 s of its 0.7 s overhead. Every
+    100,000 allocations, it still collects (a long `inv up` or `inv logs --follow` keeps its
+    memory bounded); at exit, `gc.freeze` (atexit, so before the interpreter's own teardown)
+    leaves the objects to the process's end. stdout and stderr are flushed by the interpreter
+    after it; the package closes its files itself."""
+    gc.set_threshold(COLLECT_EVERY, *gc.get_threshold()[1:])
+    atexit.register(gc.freeze)
 
 
 def point_at_emulator(env: Environment) -> None:

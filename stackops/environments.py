@@ -7,6 +7,7 @@ read from those two files, so Terraform and the tooling can never disagree about
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -16,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
 from stackops.errors import OpsError
 from stackops.paths import ROOT, state_root
 
 PLACEHOLDER_MARK = "# PLACEHOLDER"
-_HCL_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
+# python-hcl2's SerializationOptions for every file read; hcl2 itself is imported only to parse one
+# (it brings lark: 25 ms of a command's start-up, and most reads come from the cache).
+HCL_OPTIONS = {"strip_string_quotes": True, "with_comments": False}
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,20}$")
 # `profile` and `master_profile` are optional: without them the default credential chain is used
 # (environment keys, web identity, an instance or task role), as AWS CLI and Terraform do.
@@ -72,19 +73,29 @@ def read_hcl(path: Path) -> dict[str, Any]:
         text = path.read_text()
     except FileNotFoundError:
         raise OpsError(f"{path} is missing") from None
-    digest = hashlib.sha256(f"{hcl2.__version__}\0{_HCL_OPTIONS!r}\0{text}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{_parser_key()}\0{text}".encode()).hexdigest()
     cached = HCL_CACHE_DIR / f"{digest}.json"
     try:
         return dict(json.loads(cached.read_text()))
     except (OSError, ValueError):
         pass
+    import hcl2
+
     try:
-        parsed: dict[str, Any] = hcl2.loads(text, serialization_options=_HCL_OPTIONS)
+        parsed: dict[str, Any] = hcl2.loads(text, serialization_options=hcl2.SerializationOptions(**HCL_OPTIONS))
     except Exception as exc:  # the parser raises several lark exception types
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OpsError(f"{path} is not valid HCL: {first_line}") from None
     _keep(cached, json.dumps(parsed))
     return parsed
+
+
+@functools.cache
+def _parser_key() -> str:
+    """What decides python-hcl2's answer besides a file's text: its installed version, the options."""
+    from importlib.metadata import version
+
+    return f"{version('python-hcl2')}\0{json.dumps(HCL_OPTIONS, sort_keys=True)}"
 
 
 def read_yaml(path: Path) -> Any:
@@ -132,6 +143,9 @@ class Environment:
     backend: dict[str, Any]
     placeholders: tuple[str, ...] = field(default=())
     state_role_override: bool = False  # STACK_STATE_ROLE_ARN replaced the profiles and backend.hcl's role
+    # What this environment's sessions assumed (role profiles, backend.hcl's role), as botocore's
+    # assume-role cache, by AWS endpoint (`assumed_roles`).
+    _assumed: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # -- declared facts ------------------------------------------------------------------------
     @property
@@ -280,9 +294,10 @@ class Environment:
         import botocore.exceptions
 
         profile = self.master_profile if master else self.profile
+        core = _core_session()
         try:
             session = _on_shared_loader(
-                boto3.Session(botocore_session=_core_session(), profile_name=profile, region_name=self.region)
+                boto3.Session(botocore_session=core, profile_name=profile, region_name=self.region)
             )
             if profile is not None and profile not in session.available_profiles:
                 # What boto3.Session raises by itself when it makes its own loader (reading the
@@ -293,8 +308,20 @@ class Environment:
             missing = profile or str(exc.kwargs.get("profile", "AWS_PROFILE"))
             hint = "start the emulator: inv local.up" if self.emulated else f"aws configure --profile {missing}"
             raise OpsError(f"AWS profile {missing!r} of {self.name} is not configured ({hint})") from None
+        # A role profile's credentials come from botocore's assume-role provider, which caches them
+        # in the session; this cache is the environment's instead (what the AWS CLI does with its
+        # ~/.aws/cli/cache): so each role is assumed once per command, not once per session (a
+        # plan's checks made five). Refreshed before they expire, as botocore always does.
+        core.get_component("credential_provider").get_provider("assume-role").cache = self.assumed_roles()
         role = self.master_role_arn if master else None
-        return assumed_role_session(session, self.backend["assume_role"], self.region) if role else session
+        if role:
+            return assumed_role_session(session, self.backend["assume_role"], self.region, cache=self.assumed_roles())
+        return session
+
+    def assumed_roles(self) -> dict[str, Any]:
+        """The credentials this environment's sessions assumed, for the AWS endpoint in use: an
+        emulator started afresh elsewhere (tests start several) never gets another's."""
+        return self._assumed.setdefault(os.environ.get("AWS_ENDPOINT_URL", ""), {})
 
 
 _shared_loader: Any = None
@@ -325,11 +352,14 @@ def _on_shared_loader(session: Any) -> Any:
     return session
 
 
-def assumed_role_session(source: Any, assume_role: dict[str, Any], region: str) -> Any:
+def assumed_role_session(
+    source: Any, assume_role: dict[str, Any], region: str, *, cache: dict[str, Any] | None = None
+) -> Any:
     """A boto3 session in backend.hcl's `assume_role` role, assumed from `source`'s credentials when
     first used and refreshed before they expire (botocore's own assume-role fetcher, as a role
     profile gets). The block's role_arn, session_name, external_id and duration are honoured, as
-    Terraform's S3 backend honours them; the source profile's configuration is kept."""
+    Terraform's S3 backend honours them; the source profile's configuration is kept. `cache`:
+    where the fetcher keeps what it assumed (`Environment.assumed_roles`), else its own."""
     import boto3
     from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
@@ -349,6 +379,7 @@ def assumed_role_session(source: Any, assume_role: dict[str, Any], region: str) 
         source_credentials=credentials,
         role_arn=str(assume_role["role_arn"]),
         extra_args=extra,
+        cache=cache,
     )
     core = _core_session()
     if source.profile_name != "default":

@@ -19,7 +19,10 @@ returns its path, its base64 SHA-256 (what Terraform's `filebase64sha256` and La
   scripts' hashes; INSTALLER, REQUESTED, direct_url.json);
 - cached: the stamp holds a digest of every input (requirement lines, first-party files, target
   Python and platform, the versions of pip, zlib and the building Python); a build whose stamp
-  matches (and whose zip still has the recorded hash) returns at once;
+  matches (and whose zip still has the recorded hash: hashed again when its size or modification
+  time changed) returns at once. The requirement lines are kept in the stamp too, under a key of
+  the lock and the installed distributions' names and versions, so a plan does not read every
+  distribution's metadata again;
 - written atomically (a temporary file renamed into place), after checking Lambda's size limits.
 
 Lambda facts this relies on (AWS Lambda Developer Guide):
@@ -60,6 +63,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stackops.environments import Environment
 from stackops.errors import OpsError
@@ -318,16 +322,50 @@ def stamp_path(out: Path) -> Path:
     return out.with_name(out.name + ".stamp")
 
 
-def _cached(out: Path, inputs: str) -> Package | None:
-    """The existing zip when its stamp names the same inputs and its bytes are the ones the stamp recorded."""
+def _read_stamp(out: Path) -> dict[str, Any]:
     try:
         stamp = json.loads(stamp_path(out).read_text())
     except (FileNotFoundError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def _write_stamp(out: Path, stamp: dict[str, Any]) -> None:
+    _replace(stamp_path(out), lambda temporary: temporary.write_text(json.dumps(stamp, indent=2) + "\n"))
+
+
+def _cached(out: Path, stamp: dict[str, Any], inputs: str) -> Package | None:
+    """The existing zip when its stamp names the same inputs and its bytes are the ones the stamp
+    recorded: hashed again only when its size or modification time is not the stamp's (a zip
+    written over has another; Terraform hashes it at each plan anyway)."""
+    if stamp.get("inputs") != inputs:
         return None
-    if not isinstance(stamp, dict) or stamp.get("inputs") != inputs or not out.is_file():
+    try:
+        stat_result = out.stat()
+    except FileNotFoundError:
         return None
-    sha256 = file_sha256(out)
-    return Package(out, sha256, out.stat().st_size) if sha256 == stamp.get("sha256") else None
+    seen = [stat_result.st_size, stat_result.st_mtime_ns]
+    sha256 = stamp.get("sha256") if stamp.get("stat") == seen else file_sha256(out)
+    return Package(out, sha256, stat_result.st_size) if sha256 == stamp.get("sha256") else None
+
+
+def requirements_key(lock: Path, python_version: str, platform: str) -> str:
+    """A digest of what `requirements` answers from, quick to take: the lock's text, the target, and
+    the distributions installed for this interpreter (their metadata folders, named by name and
+    version: pip makes a new one at each install or upgrade). `requirements` itself reads every
+    distribution's metadata, 0.1 s of each plan's start with the import of `packaging`."""
+    digest = hashlib.sha256(f"{python_version}\0{platform}\0".encode())
+    try:
+        digest.update(lock.read_bytes())
+    except FileNotFoundError:
+        return ""  # `requirements` names the missing lock
+    for entry in sys.path:
+        try:
+            names = sorted(n for n in os.listdir(entry or ".") if n.endswith((".dist-info", ".egg-info")))
+        except OSError:  # a zip or a folder that is not there
+            continue
+        digest.update(f"\0{entry}\0{chr(1).join(names)}".encode())
+    return digest.hexdigest()
 
 
 def _replace(dest: Path, write: Callable[[Path], object]) -> None:
@@ -356,11 +394,18 @@ def build_package(
     from stackops.ui import err
 
     out = Path(out) if out is not None else root / "build" / ZIP_NAME
-    requirement_lines = requirements(python_version, platform, lock=root / "requirements.lock")
+    lock = root / "requirements.lock"
+    stamp = _read_stamp(out)
+    key = requirements_key(lock, python_version, platform)
+    # The stamp keeps the requirement lines it was made from, with their key: the same key, the same lines.
+    known = stamp.get("requirements") if key and stamp.get("requirements_key") == key else None
+    requirement_lines = known if isinstance(known, str) else requirements(python_version, platform, lock=lock)
     files = first_party_files(root)
     inputs = inputs_digest(requirement_lines, files, python_version, platform)
-    cached = _cached(out, inputs)
+    cached = _cached(out, stamp, inputs)
     if cached is not None:
+        if known is None:  # a stamp from before these keys, or the machine's packages changed
+            _write_stamp(out, _stamp(cached, inputs, key, requirement_lines))
         return cached
     err.print(f"building the renewal function's package for Python {python_version} ({platform}): {escape(str(out))}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -378,9 +423,16 @@ def build_package(
 
         _replace(out, write)
     package = Package(out, file_sha256(out), out.stat().st_size)
-    stamp = {"inputs": inputs, "sha256": package.sha256, "size": package.size}
-    _replace(stamp_path(out), lambda temporary: temporary.write_text(json.dumps(stamp, indent=2) + "\n"))
+    _write_stamp(out, _stamp(package, inputs, key, requirement_lines))
     return package
+
+
+def _stamp(package: Package, inputs: str, key: str, requirement_lines: str) -> dict[str, Any]:
+    """What the stamp records: the inputs' digest, the zip's hash, size and modification time, and
+    the requirement lines with the key they were read under (`requirements_key`)."""
+    seen = package.path.stat()
+    return {"inputs": inputs, "sha256": package.sha256, "size": package.size, "stat": [seen.st_size, seen.st_mtime_ns],
+            "requirements_key": key, "requirements": requirement_lines}  # fmt: skip
 
 
 def renewer_package(env: Environment) -> Package:

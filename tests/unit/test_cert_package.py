@@ -137,6 +137,56 @@ def test_a_zip_that_differs_from_its_stamp_is_rebuilt(tmp_path: Path, fake_pip: 
     assert build_package(out, root=root) == built and fake_pip.calls == 3
 
 
+def test_a_cache_hit_reads_no_distribution_metadata_and_hashes_no_zip(
+    tmp_path: Path, fake_pip: FakePip, monkeypatch: pytest.MonkeyPatch
+):
+    """What each plan pays: the stamp's requirement lines under their key, the zip's size and time."""
+    root = source_tree(tmp_path / "src")
+    out = tmp_path / "build" / package.ZIP_NAME
+    built = build_package(out, root=root)
+    lines = package.requirements(lock=root / "requirements.lock")
+
+    def not_again(*_: object, **__: object) -> str:
+        raise AssertionError("read again on a cache hit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(package, "requirements", not_again)
+        patched.setattr(package, "file_sha256", not_again)
+        assert build_package(out, root=root) == built and fake_pip.calls == 1
+
+    # Another distribution installed: the lines are read again (the same here, so no rebuild).
+    (tmp_path / "site" / "newcomer-1.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    calls: list[str] = []
+    original = package.requirements
+    monkeypatch.setattr(package, "requirements", lambda *a, **k: calls.append("read") or original(*a, **k))
+    assert build_package(out, root=root) == built and calls == ["read"] and fake_pip.calls == 1
+    assert build_package(out, root=root) == built and calls == ["read"]  # the stamp has the new key
+
+    # The lock edited: read again.
+    lock = root / "requirements.lock"
+    lock.write_text(lock.read_text() + "\n# a comment\n")
+    assert build_package(out, root=root) == built and calls == ["read", "read"]
+    assert package._read_stamp(out)["requirements"] == lines
+
+
+def test_a_stamp_from_before_the_keys_is_completed_and_a_zip_written_over_rehashed(tmp_path: Path, fake_pip: FakePip):
+    root = source_tree(tmp_path / "src")
+    out = tmp_path / "build" / package.ZIP_NAME
+    built = build_package(out, root=root)
+    stamp = package._read_stamp(out)
+    old = {key: stamp[key] for key in ("inputs", "sha256", "size")}
+    package.stamp_path(out).write_text(json.dumps(old))
+    assert build_package(out, root=root) == built and fake_pip.calls == 1
+    assert package._read_stamp(out) == stamp
+
+    data = bytearray(out.read_bytes())
+    data[-1] ^= 0xFF  # the same size, other bytes, a later modification time
+    out.write_bytes(bytes(data))
+    os.utime(out, ns=(out.stat().st_atime_ns, out.stat().st_mtime_ns + 10**9))
+    assert build_package(out, root=root) == built and fake_pip.calls == 2
+
+
 # -- what is in it ----------------------------------------------------------------------------------
 def test_the_zip_holds_the_function_and_nothing_of_this_machine(lambda_zip: Package):
     with zipfile.ZipFile(lambda_zip.path) as archive:

@@ -12,7 +12,7 @@ import hcl2
 import pytest
 
 from stackops import environments
-from stackops.environments import _HCL_OPTIONS, read_hcl, read_yaml
+from stackops.environments import HCL_OPTIONS, read_hcl, read_yaml
 from stackops.errors import OpsError
 from stackops.paths import ROOT
 
@@ -32,7 +32,7 @@ def test_a_cached_answer_is_the_parsers_for_every_file_of_the_repository(cache: 
     files = repository_hcl()
     assert len(files) > 30
     for path in files:
-        parsed = hcl2.loads(path.read_text(), serialization_options=_HCL_OPTIONS)
+        parsed = hcl2.loads(path.read_text(), serialization_options=hcl2.SerializationOptions(**HCL_OPTIONS))
         assert read_hcl(path) == parsed, path  # parsed, and kept
         assert read_hcl(path) == parsed, path  # from the cache
     assert len(list(cache.glob("*.json"))) == len({p.read_text() for p in files})

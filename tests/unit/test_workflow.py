@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -205,6 +206,23 @@ def test_sessions_share_one_data_loader_and_ignore_a_stale_aws_profile(
     assert dev._session.get_component("data_loader") is prod._session.get_component("data_loader")
     paths = dev._session.get_component("data_loader").search_paths
     assert len(paths) == len(set(paths))  # boto3's folder once, however many sessions were made
+
+
+def test_a_commands_collector_runs_rarely_and_not_on_the_way_out(tmp_path: Path) -> None:
+    """tasks.py's `operation` tunes the collector (stackops.cli.tune_garbage_collector) before the
+    task: collections every COLLECT_EVERY allocations, and at exit the objects frozen (out of the
+    interpreter's last collection) before the interpreter's teardown."""
+    code = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print(gc.get_threshold()[0], gc.get_freeze_count() > 0))\n"
+        "import tasks\n"
+        "print(gc.get_threshold()[0])\n"
+        "def noop(c): pass\n"
+        "tasks.operation(noop)(None)\n"
+    )
+    env = {**os.environ, "STACK_STATE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["700", str(cli.COLLECT_EVERY), "True"]
 
 
 # -- the runner: command construction ---------------------------------------------------------------
@@ -682,6 +700,42 @@ def test_the_guard_names_a_missing_profile(profiles: Callable[..., None], dev: E
         check_accounts(dev)
     assert info.value.exit_code == 1
     assert "'exiidev' of dev is not configured (aws configure --profile exiidev)" in str(info.value)
+
+
+def assumed(account: str) -> int:
+    """AssumeRole calls moto answered into `account` (its own record of them)."""
+    from moto.sts.models import sts_backends
+
+    return len(sts_backends[account]["aws"].assumed_roles)
+
+
+def test_each_role_is_assumed_once_per_environment(
+    profiles: Callable[..., None], dev: Environment, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command's sessions share what botocore assumed (a plan's checks made five AssumeRole
+    calls of one role): role profiles and backend.hcl's role alike; another Environment (another
+    command) and another endpoint (another emulator) assume again."""
+    profiles(exiidev="111111111111", exiimaster="000000000000")
+    for _ in range(3):
+        check_accounts(dev)
+        dev.session().client("sts").get_caller_identity()
+    assert (assumed("111111111111"), assumed("000000000000")) == (1, 1)
+    check_accounts(environments.load("dev"))
+    assert (assumed("111111111111"), assumed("000000000000")) == (2, 2)
+
+    backend = tree / "environments" / "dev" / "backend.hcl"
+    backend.write_text(
+        backend.read_text() + '\nassume_role = {\n  role_arn = "arn:aws:iam::333333333333:role/state"\n}\n'
+    )
+    with_role = environments.load("dev", root=tree)
+    for _ in range(3):
+        account = with_role.session(master=True).client("sts").get_caller_identity()["Account"]
+        assert account == "333333333333"
+    assert (assumed("333333333333"), assumed("000000000000")) == (1, 3)  # the source profile's once too
+
+    local = with_role.assumed_roles()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    assert with_role.assumed_roles() is not local and with_role.assumed_roles() == {}
 
 
 # -- confirmation rules -----------------------------------------------------------------------------
