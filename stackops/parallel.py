@@ -29,6 +29,11 @@ def together(*steps: Callable[[], Any]) -> list[Any]:
     return [future.result() for _, future in outcomes]
 
 
+def on_main_thread() -> bool:
+    """Whether this is the main thread: the one that takes Ctrl-C, runs Terraform and draws live views."""
+    return threading.current_thread() is threading.main_thread()
+
+
 def worker_pool(workers: int) -> ThreadPoolExecutor:
     """Threads for steps beside Terraform; signals stay with the main thread."""
     return ThreadPoolExecutor(max_workers=max(1, workers), initializer=_main_thread_takes_signals)
@@ -45,7 +50,7 @@ def child_signals() -> Iterator[None]:
     signal mask through fork and exec (subprocess does not reset it), so without this a Ctrl-C or
     a SIGTERM could never stop it. Unblocked in this thread meanwhile (Linux still gives a
     process's signals to the main thread first); in the main thread, nothing changes."""
-    if threading.current_thread() is threading.main_thread():
+    if on_main_thread():
         yield
         return
     previous = signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_BLOCKED)

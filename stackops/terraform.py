@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackops import retries, run_logs, ui
+from stackops import parallel, retries, run_logs, ui
 from stackops.environments import Environment
 from stackops.errors import OpsError
 from stackops.paths import ROOT, state_root
@@ -237,7 +237,7 @@ class Terraform:
                 os.write(2, f"stackops: Terraform is still stopping (it saves the state and releases the lock);"
                             f" waiting for it (if it hangs: kill {process.pid})\n".encode())  # fmt: skip
 
-        main = threading.current_thread() is threading.main_thread()
+        main = parallel.on_main_thread()
         previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
         try:
             if capture and on_line is None:

@@ -12,7 +12,6 @@ import os
 import stat
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -181,7 +180,7 @@ def run_certbot(
 ) -> Path:
     """Obtain a certificate for `names` (in the ACME `profile` when the CA offers it); return certbot's
     live/ folder of it."""
-    from stackops.parallel import child_signals
+    from stackops.parallel import child_signals, on_main_thread
     from stackops.ui import err
 
     dirs = certbot_dirs(env, acme)
@@ -190,8 +189,8 @@ def run_certbot(
     dirs[0].parent.chmod(0o700)
     command = certbot_command(names, acme, dirs, email=email, profile=profile)
     # A spinner only from the main thread: `inv up` runs certbot in a worker beside the apply's live view.
-    main = threading.current_thread() is threading.main_thread()
-    spinner = err.status(f"certbot: DNS-01 for {', '.join(names)} at {acme.directory_url}") if main else nullcontext()
+    waiting = f"certbot: DNS-01 for {', '.join(names)} at {acme.directory_url}"
+    spinner = err.status(waiting) if on_main_thread() else nullcontext()
     with spinner, child_signals():
         proc = subprocess.run(
             command,
