@@ -10,7 +10,6 @@ from typing import Any
 from invoke import Collection, Exit, task
 
 from stackops import retries, run_logs, ui
-from stackops.cli import tune_garbage_collector
 from stackops.errors import OpsError, aws_error_message, is_aws_error
 
 ENV_HELP = "environment name: a folder of environments/ (dev, prod, local); never guessed for dev or prod"
@@ -27,6 +26,8 @@ def operation(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from stackops.cli import tune_garbage_collector
+
         retries.configure()
         tune_garbage_collector()
         ui.set_verbose(bool(kwargs.pop("verbose", False)))

@@ -93,9 +93,15 @@ def read_hcl(path: Path) -> dict[str, Any]:
 @functools.cache
 def _parser_key() -> str:
     """What decides python-hcl2's answer besides a file's text: its installed version, the options."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    return f"{version('python-hcl2')}\0{json.dumps(HCL_OPTIONS, sort_keys=True)}"
+    try:
+        parser = version("python-hcl2")
+    except PackageNotFoundError:  # importable without its metadata (vendored, PYTHONPATH): ask the module
+        import hcl2
+
+        parser = str(hcl2.__version__)
+    return f"{parser}\0{json.dumps(HCL_OPTIONS, sort_keys=True)}"
 
 
 def read_yaml(path: Path) -> Any:
@@ -303,16 +309,17 @@ class Environment:
                 # What boto3.Session raises by itself when it makes its own loader (reading the
                 # config for it); with the shared one, the first client would raise it instead.
                 raise botocore.exceptions.ProfileNotFound(profile=profile)
+            # A role profile's credentials come from botocore's assume-role provider, which caches
+            # them in the session; this cache is the environment's instead (what the AWS CLI does
+            # with its ~/.aws/cli/cache): so each role is assumed once per command, not once per
+            # session (a plan's checks made five). Refreshed before they expire, as botocore does.
+            # Making the provider reads the profile: an AWS_PROFILE that names none raises here.
+            core.get_component("credential_provider").get_provider("assume-role").cache = self.assumed_roles()
         except botocore.exceptions.ProfileNotFound as exc:
             # With no profile declared, the one missing is AWS_PROFILE's (the default chain reads it).
             missing = profile or str(exc.kwargs.get("profile", "AWS_PROFILE"))
             hint = "start the emulator: inv local.up" if self.emulated else f"aws configure --profile {missing}"
             raise OpsError(f"AWS profile {missing!r} of {self.name} is not configured ({hint})") from None
-        # A role profile's credentials come from botocore's assume-role provider, which caches them
-        # in the session; this cache is the environment's instead (what the AWS CLI does with its
-        # ~/.aws/cli/cache): so each role is assumed once per command, not once per session (a
-        # plan's checks made five). Refreshed before they expire, as botocore always does.
-        core.get_component("credential_provider").get_provider("assume-role").cache = self.assumed_roles()
         role = self.master_role_arn if master else None
         if role:
             return assumed_role_session(session, self.backend["assume_role"], self.region, cache=self.assumed_roles())

@@ -19,8 +19,8 @@ returns its path, its base64 SHA-256 (what Terraform's `filebase64sha256` and La
   scripts' hashes; INSTALLER, REQUESTED, direct_url.json);
 - cached: the stamp holds a digest of every input (requirement lines, first-party files, target
   Python and platform, the versions of pip, zlib and the building Python); a build whose stamp
-  matches (and whose zip still has the recorded hash: hashed again when its size or modification
-  time changed) returns at once. The requirement lines are kept in the stamp too, under a key of
+  matches (and whose zip still has the recorded hash: hashed again when its file is not the one
+  the stamp saw) returns at once. The requirement lines are kept in the stamp too, under a key of
   the lock and the installed distributions' names and versions, so a plan does not read every
   distribution's metadata again;
 - written atomically (a temporary file renamed into place), after checking Lambda's size limits.
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -336,35 +337,47 @@ def _write_stamp(out: Path, stamp: dict[str, Any]) -> None:
 
 def _cached(out: Path, stamp: dict[str, Any], inputs: str) -> Package | None:
     """The existing zip when its stamp names the same inputs and its bytes are the ones the stamp
-    recorded: hashed again only when its size or modification time is not the stamp's (a zip
-    written over has another; Terraform hashes it at each plan anyway)."""
-    if stamp.get("inputs") != inputs:
+    recorded: hashed again only when its file is not the one the stamp saw (`_zip_stat`; a zip
+    written over is another; Terraform hashes it at each plan anyway)."""
+    recorded = stamp.get("sha256")
+    if stamp.get("inputs") != inputs or not isinstance(recorded, str):
         return None
     try:
-        stat_result = out.stat()
+        seen = _zip_stat(out)
     except FileNotFoundError:
         return None
-    seen = [stat_result.st_size, stat_result.st_mtime_ns]
-    sha256 = stamp.get("sha256") if stamp.get("stat") == seen else file_sha256(out)
-    return Package(out, sha256, stat_result.st_size) if sha256 == stamp.get("sha256") else None
+    if seen != stamp.get("stat") and file_sha256(out) != recorded:
+        return None
+    return Package(out, recorded, seen[0])
+
+
+def _zip_stat(path: Path) -> list[int]:
+    """Size, modification time, inode and change time: `touch` or a copy over it changes one (the
+    change time cannot be set back; a rename into place gives a new inode)."""
+    seen = path.stat()
+    return [seen.st_size, seen.st_mtime_ns, seen.st_ino, seen.st_ctime_ns]
 
 
 def requirements_key(lock: Path, python_version: str, platform: str) -> str:
     """A digest of what `requirements` answers from, quick to take: the lock's text, the target, and
-    the distributions installed for this interpreter (their metadata folders, named by name and
-    version: pip makes a new one at each install or upgrade). `requirements` itself reads every
-    distribution's metadata, 0.1 s of each plan's start with the import of `packaging`."""
+    the installed distributions' metadata folders (each named by its distribution's name and
+    version, and made anew, with another inode and time, at each install, upgrade or reinstall),
+    by folder, whatever the order of sys.path. `requirements` itself reads every distribution's
+    metadata: 0.1 s of each plan's start, with the import of `packaging`."""
     digest = hashlib.sha256(f"{python_version}\0{platform}\0".encode())
     try:
         digest.update(lock.read_bytes())
     except FileNotFoundError:
         return ""  # `requirements` names the missing lock
-    for entry in sys.path:
+    for folder in sorted({os.path.realpath(entry or ".") for entry in sys.path}):
         try:
-            names = sorted(n for n in os.listdir(entry or ".") if n.endswith((".dist-info", ".egg-info")))
-        except OSError:  # a zip or a folder that is not there
+            found = sorted((e for e in os.scandir(folder) if e.name.endswith((".dist-info", ".egg-info"))),
+                           key=lambda e: e.name)  # fmt: skip
+        except OSError:  # a zip, or a folder that is not there
             continue
-        digest.update(f"\0{entry}\0{chr(1).join(names)}".encode())
+        for metadata in found:
+            seen = metadata.stat()
+            digest.update(f"\0{folder}\0{metadata.name}\0{seen.st_ino}\0{seen.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
@@ -404,8 +417,10 @@ def build_package(
     inputs = inputs_digest(requirement_lines, files, python_version, platform)
     cached = _cached(out, stamp, inputs)
     if cached is not None:
-        if known is None:  # a stamp from before these keys, or the machine's packages changed
-            _write_stamp(out, _stamp(cached, inputs, key, requirement_lines))
+        fresh = _stamp(cached, inputs, key, requirement_lines)
+        if fresh != stamp:  # an older stamp, other packages installed, the zip touched: kept for next time
+            with contextlib.suppress(OSError):  # a read-only build folder: the next plan reads them again
+                _write_stamp(out, fresh)
         return cached
     err.print(f"building the renewal function's package for Python {python_version} ({platform}): {escape(str(out))}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -430,8 +445,7 @@ def build_package(
 def _stamp(package: Package, inputs: str, key: str, requirement_lines: str) -> dict[str, Any]:
     """What the stamp records: the inputs' digest, the zip's hash, size and modification time, and
     the requirement lines with the key they were read under (`requirements_key`)."""
-    seen = package.path.stat()
-    return {"inputs": inputs, "sha256": package.sha256, "size": package.size, "stat": [seen.st_size, seen.st_mtime_ns],
+    return {"inputs": inputs, "sha256": package.sha256, "size": package.size, "stat": _zip_stat(package.path),
             "requirements_key": key, "requirements": requirement_lines}  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from invoke import Exit
 
 import tasks
+from stackops import cli
 from stackops.errors import OpsError, aws_error_message, aws_errors, session_profiles
 
 
@@ -152,7 +153,12 @@ def test_aws_errors_names_what_was_being_done(session: boto3.Session) -> None:
         raise OpsError("not an AWS error")  # the package's own errors pass unchanged
 
 
-def test_the_task_layer_turns_an_unwrapped_aws_error_into_the_line(session: boto3.Session) -> None:
+def test_the_task_layer_turns_an_unwrapped_aws_error_into_the_line(
+    session: boto3.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A command's collector settings are for a command's process, not this test run's.
+    monkeypatch.setattr(cli, "tune_garbage_collector", lambda: None)
+
     @tasks.operation
     def look_up(c: object, env: str | None = None) -> None:
         for call in failing(session, "acm", "list_certificates", "ExpiredTokenException"):

@@ -163,27 +163,49 @@ def test_a_cache_hit_reads_no_distribution_metadata_and_hashes_no_zip(
     assert build_package(out, root=root) == built and calls == ["read"] and fake_pip.calls == 1
     assert build_package(out, root=root) == built and calls == ["read"]  # the stamp has the new key
 
+    # The same version reinstalled (pip makes its metadata folder anew): read again.
+    newcomer = tmp_path / "site" / "newcomer-1.0.dist-info"
+    newcomer.rmdir()
+    newcomer.mkdir()
+    os.utime(newcomer, ns=(0, 10**9))  # another time, even within the clock's granularity
+    assert build_package(out, root=root) == built and calls == ["read", "read"]
+
     # The lock edited: read again.
     lock = root / "requirements.lock"
     lock.write_text(lock.read_text() + "\n# a comment\n")
-    assert build_package(out, root=root) == built and calls == ["read", "read"]
+    assert build_package(out, root=root) == built and calls == ["read", "read", "read"]
     assert package._read_stamp(out)["requirements"] == lines
 
 
-def test_a_stamp_from_before_the_keys_is_completed_and_a_zip_written_over_rehashed(tmp_path: Path, fake_pip: FakePip):
+def test_an_older_stamp_is_completed_and_a_zip_touched_or_written_over_hashed_again(
+    tmp_path: Path, fake_pip: FakePip, monkeypatch: pytest.MonkeyPatch
+):
     root = source_tree(tmp_path / "src")
     out = tmp_path / "build" / package.ZIP_NAME
     built = build_package(out, root=root)
     stamp = package._read_stamp(out)
     old = {key: stamp[key] for key in ("inputs", "sha256", "size")}
     package.stamp_path(out).write_text(json.dumps(old))
+
+    def read_only(*_: object) -> None:
+        raise PermissionError("read-only build folder")
+
+    with monkeypatch.context() as patched:  # a stamp that cannot be completed: the zip is still the answer
+        patched.setattr(package, "_write_stamp", read_only)
+        assert build_package(out, root=root) == built and fake_pip.calls == 1
     assert build_package(out, root=root) == built and fake_pip.calls == 1
     assert package._read_stamp(out) == stamp
 
-    data = bytearray(out.read_bytes())
-    data[-1] ^= 0xFF  # the same size, other bytes, a later modification time
-    out.write_bytes(bytes(data))
+    # Touched, the same bytes: hashed once more, and the stamp then knows the file again.
     os.utime(out, ns=(out.stat().st_atime_ns, out.stat().st_mtime_ns + 10**9))
+    assert build_package(out, root=root) == built and fake_pip.calls == 1
+    assert package._read_stamp(out)["stat"] == package._zip_stat(out)
+
+    data = bytearray(out.read_bytes())
+    data[-1] ^= 0xFF  # the same size, other bytes, the modification time put back: the change time tells
+    times = (out.stat().st_atime_ns, out.stat().st_mtime_ns)
+    out.write_bytes(bytes(data))
+    os.utime(out, ns=times)
     assert build_package(out, root=root) == built and fake_pip.calls == 2
 
 

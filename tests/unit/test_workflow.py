@@ -193,6 +193,19 @@ def test_an_unconfigured_profile_says_how_to_add_it(monkeypatch: pytest.MonkeyPa
     assert str(info.value) == "AWS profile 'exiidev' of dev is not configured (aws configure --profile exiidev)"
 
 
+def test_without_a_declared_profile_a_missing_aws_profile_says_how_to_add_it(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tfvars = tree / "environments" / "dev" / "variables.tfvars"
+    tfvars.write_text("\n".join(line for line in tfvars.read_text().splitlines() if not line.startswith("profile ")))
+    (tmp_path / "config").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "gone")
+    with pytest.raises(OpsError) as info:
+        environments.load("dev", root=tree).session()
+    assert str(info.value) == "AWS profile 'gone' of dev is not configured (aws configure --profile gone)"
+
+
 def test_sessions_share_one_data_loader_and_ignore_a_stale_aws_profile(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -215,14 +228,16 @@ def test_a_commands_collector_runs_rarely_and_not_on_the_way_out(tmp_path: Path)
     code = (
         "import atexit, gc\n"
         "atexit.register(lambda: print(gc.get_threshold()[0], gc.get_freeze_count() > 0))\n"
+        "python_default = gc.get_threshold()[0]\n"
         "import tasks\n"
-        "print(gc.get_threshold()[0])\n"
+        "print(gc.get_threshold()[0] == python_default)\n"  # importing tasks.py changes nothing
         "def noop(c): pass\n"
         "tasks.operation(noop)(None)\n"
+        "print(gc.get_freeze_count())\n"  # nothing frozen before the process ends
     )
     env = {**os.environ, "STACK_STATE_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["700", str(cli.COLLECT_EVERY), "True"]
+    assert done.stdout.split() == ["True", "0", str(cli.COLLECT_EVERY), "True"]
 
 
 # -- the runner: command construction ---------------------------------------------------------------
