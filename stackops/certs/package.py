@@ -443,8 +443,8 @@ def build_package(
 
 
 def _stamp(package: Package, inputs: str, key: str, requirement_lines: str) -> dict[str, Any]:
-    """What the stamp records: the inputs' digest, the zip's hash, size and modification time, and
-    the requirement lines with the key they were read under (`requirements_key`)."""
+    """What the stamp records: the inputs' digest, the zip's hash and size, the file it saw
+    (`_zip_stat`), and the requirement lines with the key they were read under (`requirements_key`)."""
     return {"inputs": inputs, "sha256": package.sha256, "size": package.size, "stat": _zip_stat(package.path),
             "requirements_key": key, "requirements": requirement_lines}  # fmt: skip
 
